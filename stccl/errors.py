@@ -1,0 +1,25 @@
+"""One exception family. Messages are one line, written for people."""
+
+
+class StcclError(Exception):
+    """Base of every error stccl raises on purpose; the CLI prints it as one red line."""
+
+
+class InputError(StcclError):
+    """A bad argument or path given by the user."""
+
+
+class VideoError(StcclError):
+    """A file that cannot be read or written as video."""
+
+
+class NoFaceError(StcclError):
+    """No usable face was found."""
+
+
+class WeightsError(StcclError):
+    """Model weights are missing or do not fit the model."""
+
+
+class DataError(StcclError):
+    """A dataset or prepared dataset that is malformed or lacks what a step needs."""
