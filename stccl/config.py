@@ -30,8 +30,10 @@ class TrackConfig:
     detect_size: int = 480  # longest side of the frame used for detection
     face: int = 0  # which face to follow: 0 = largest at the start, 1 = next, ...
     max_gap: int = 12  # gaps up to this many frames are interpolated, longer ones flagged
-    min_cutoff: float = 1.0  # One-Euro: cutoff (Hz) at rest
-    beta: float = 0.05  # One-Euro: speed coefficient (higher = less lag on fast motion)
+    min_cutoff: float = 1.0  # One-Euro on head motion and stable points: cutoff (Hz) at rest
+    beta: float = 3.0  # One-Euro speed coefficient, per inter-ocular distance/s (higher = less lag)
+    mouth_min_cutoff: float = 5.0  # One-Euro on lip and jaw shape (speech is fast): cutoff at rest
+    mouth_beta: float = 30.0
     smooth: bool = True
 
 

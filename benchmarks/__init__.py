@@ -1,0 +1,1 @@
+"""Throughput and memory benchmarks. They print ratios against baselines measured in the same run."""

@@ -1,0 +1,1 @@
+"""Datasets: layouts, preparation, the prepared-clip store, cross-emotion pairs."""

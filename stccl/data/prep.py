@@ -1,0 +1,247 @@
+"""`stccl prep`: raw talking-face videos -> a prepared dataset (see store.py for the format).
+
+Data flows one way per clip: decode -> track -> smooth -> align -> crop -> store. Work is
+resumable (finished clips are skipped), parallel (`workers`) and shardable (`shard="i/n"`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import __version__
+from ..config import PrepConfig, save_toml
+from ..errors import InputError, StcclError
+from ..face import (
+    FACE_DETECTED,
+    FACE_INTERPOLATED,
+    FaceStream,
+    FaceTracker,
+    make_backend,
+    transform_landmarks,
+    warp_to_crop,
+)
+from ..video import VideoReader, probe
+from . import store
+from .audio import load_audio, mfcc_per_frame
+from .layouts import ClipItem, scan
+from .pairing import build_pairs
+
+log = logging.getLogger(__name__)
+
+Event = Callable[[str, dict], None]
+
+
+@dataclass
+class PrepSummary:
+    ok: int = 0
+    failed: int = 0
+    failed_total: int = 0
+    skipped: int = 0
+    frames: int = 0
+    face_frames: int = 0
+    pairs: int = 0
+    seconds: float = 0.0
+    failures: list[dict] = field(default_factory=list)
+
+    @property
+    def face_ratio(self) -> float:
+        return self.face_frames / self.frames if self.frames else 0.0
+
+
+def parse_shard(shard: str) -> tuple[int, int]:
+    try:
+        i, n = (int(x) for x in shard.split("/"))
+    except ValueError:
+        raise InputError(f"--shard must look like i/n (e.g. 2/8), got {shard!r}") from None
+    if not 1 <= i <= n:
+        raise InputError(f"--shard {shard}: need 1 <= i <= n")
+    return i, n
+
+
+def plan(items: list[ClipItem], root: Path, cfg: PrepConfig) -> tuple[list[ClipItem], int]:
+    """This shard's clips that still need work, and how many were skipped as done."""
+    i, n = parse_shard(cfg.shard)
+    mine = items[i - 1::n]
+    todo = []
+    for item in mine:
+        done = store.is_finished(root, item.id)
+        if not done and not cfg.retry_failed and store.failed_path(root, item.id).is_file():
+            done = True
+        if not done:
+            todo.append(item)
+    return todo, len(mine) - len(todo)
+
+
+def run_prep(input_path: str | Path, out: str | Path, cfg: PrepConfig,
+             on_event: Event | None = None) -> PrepSummary:
+    """Prepare every clip under `input_path` into `out`, then pair the takes."""
+    emit = on_event or (lambda kind, data: None)
+    t0 = time.perf_counter()
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    if not os.access(root, os.W_OK):
+        raise InputError(f"output folder is not writable: {root}")
+    save_toml(cfg, root / "prep.toml")
+    items = scan(input_path, cfg.layout, tuple(cfg.views), tuple(cfg.levels))
+    todo, skipped = plan(items, root, cfg)
+    summary = PrepSummary(skipped=skipped)
+    emit("plan", {"total": len(items), "todo": len(todo), "skipped": skipped})
+    for record in _process(todo, root, cfg, emit):
+        if record["status"] == "ok":
+            summary.ok += 1
+        else:
+            summary.failed += 1
+            summary.failures.append(record)
+            store.write_failed(root, record)
+        summary.frames += record.get("frames", 0)
+        summary.face_frames += record.get("face_frames", 0)
+        emit("clip_done", record)
+    records = store.collect_records(root)
+    store.write_jsonl_atomic(root / store.INDEX, records)
+    summary.failed_total = sum(r["status"] != "ok" for r in records)
+    emit("pairs_start", {})
+    pairs = build_pairs(root, [r for r in records if r["status"] == "ok"], cfg)
+    summary.pairs = len(pairs)
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _process(todo: list[ClipItem], root: Path, cfg: PrepConfig, emit: Event):
+    if cfg.workers <= 1 or len(todo) <= 1:
+        backend = None
+        for item in todo:
+            if backend is None:
+                backend = make_backend(cfg.track.tracker, cfg.track.device)
+            yield safe_prepare(item, root, cfg, backend, emit)
+        return
+    with ProcessPoolExecutor(max_workers=cfg.workers, initializer=_worker_init) as pool:
+        futures = [pool.submit(_worker_prepare, item, root, cfg) for item in todo]
+        for fut in as_completed(futures):
+            yield fut.result()
+
+
+_WORKER_BACKEND: dict[str, Any] = {}
+
+
+def _worker_init() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _worker_prepare(item: ClipItem, root: Path, cfg: PrepConfig) -> dict:
+    key = f"{cfg.track.tracker}:{cfg.track.device}"
+    if key not in _WORKER_BACKEND:
+        _WORKER_BACKEND[key] = make_backend(cfg.track.tracker, cfg.track.device)
+    return safe_prepare(item, root, cfg, _WORKER_BACKEND[key], None)
+
+
+def base_record(item: ClipItem) -> dict:
+    rec = item.labels()
+    rec.update(id=item.id, source=str(item.path), status="failed", error=None,
+               frames=0, face_frames=0, fps=None)
+    return rec
+
+
+def safe_prepare(item: ClipItem, root: Path, cfg: PrepConfig, backend, emit: Event | None) -> dict:
+    """prepare_clip, with any failure turned into a failed record (the batch goes on)."""
+    try:
+        return prepare_clip(item, root, cfg, backend, emit)
+    except StcclError as e:
+        err = " ".join(str(e).split())
+    except Exception as e:  # keep the batch alive; the record says what happened
+        log.debug("clip %s failed", item.id, exc_info=True)
+        err = f"{type(e).__name__}: {' '.join(str(e).split())}"
+    rec = base_record(item)
+    rec["error"] = err
+    return rec
+
+
+def prepare_clip(item: ClipItem, root: Path, cfg: PrepConfig, backend,
+                 emit: Event | None = None) -> dict:
+    info = probe(item.path)
+    if emit:
+        emit("clip_start", {"id": item.id, "frames": info.frames})
+    size = cfg.align.size
+    writer = store.ClipWriter(root, item.id, cfg.jpeg_quality)
+    try:
+        acc = _TrackArrays()
+        stream = FaceStream(FaceTracker(backend, cfg.track), info.fps, cfg.track, cfg.align)
+        blank = np.zeros((size, size, 3), np.uint8)
+        with VideoReader(item.path, chunk=16) as reader:
+            for chunk in reader:
+                for frame in chunk:
+                    for f, face in stream.push(frame):
+                        acc.add(face)
+                        writer.add_crop(blank if face.M is None else warp_to_crop(f, face.M, size))
+                if emit:
+                    emit("frames", {"n": len(chunk)})
+            for f, face in stream.finish():
+                acc.add(face)
+                writer.add_crop(blank if face.M is None else warp_to_crop(f, face.M, size))
+            n = reader.frames_read
+        track = acc.arrays()
+        face_frames = int(np.count_nonzero(track["flags"] & (FACE_DETECTED | FACE_INTERPOLATED)))
+        if face_frames == 0:
+            raise StcclError(f"no face found in any of the {n} frames")
+        audio = _audio_features(item.path, info, n, cfg)
+        rec = base_record(item)
+        rec.update(
+            status="ok", frames=n, face_frames=face_frames, fps=info.fps,
+            width=info.width, height=info.height, rotation=info.rotation,
+            has_audio=audio is not None, expected_frames=info.frames, crop_size=size,
+            format_version=store.FORMAT_VERSION, stccl_version=__version__,
+            tracker=getattr(backend, "name", "?"),
+        )
+        writer.commit(track, audio, rec)
+        return rec
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def _audio_features(path: Path, info, n: int, cfg: PrepConfig) -> dict | None:
+    if not info.has_audio:
+        return None
+    audio = load_audio(path, cfg.sample_rate)
+    if audio is None or audio.size == 0:
+        return None
+    mfcc = mfcc_per_frame(audio, cfg.sample_rate, info.fps, n, cfg.n_mfcc)
+    return {"mfcc": mfcc.astype(np.float32)}
+
+
+class _TrackArrays:
+    def __init__(self) -> None:
+        self.lmk, self.lmk_aligned, self.M, self.Minv, self.flags = [], [], [], [], []
+
+    def add(self, face) -> None:
+        nan68 = np.full((68, 2), np.nan, np.float32)
+        nan23 = np.full((2, 3), np.nan, np.float32)
+        self.flags.append(face.flag)
+        if face.landmarks is None or face.M is None:
+            self.lmk.append(nan68)
+            self.lmk_aligned.append(nan68)
+            self.M.append(nan23)
+            self.Minv.append(nan23)
+            return
+        self.lmk.append(face.landmarks.astype(np.float32))
+        self.lmk_aligned.append(transform_landmarks(face.landmarks, face.M).astype(np.float32))
+        self.M.append(face.M.astype(np.float32))
+        self.Minv.append(face.Minv.astype(np.float32))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "landmarks": np.asarray(self.lmk, np.float32).reshape(-1, 68, 2),
+            "landmarks_aligned": np.asarray(self.lmk_aligned, np.float32).reshape(-1, 68, 2),
+            "M": np.asarray(self.M, np.float32).reshape(-1, 2, 3),
+            "Minv": np.asarray(self.Minv, np.float32).reshape(-1, 2, 3),
+            "flags": np.asarray(self.flags, np.uint8),
+        }

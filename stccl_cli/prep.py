@@ -1,0 +1,140 @@
+"""`stccl prep`: prepare MEAD, RAVDESS or any folder of videos for training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from stccl.config import PrepConfig
+from stccl.data.prep import PrepSummary, run_prep
+
+from .common import (
+    CONFIG_OPTION,
+    VERBOSE_OPTION,
+    cli_errors,
+    console,
+    err_console,
+    make_progress,
+    resolve_config,
+)
+
+
+def _csv(value: Optional[str]) -> Optional[list[str]]:
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
+@cli_errors
+def prep(
+    input_dir: Path = typer.Argument(
+        ..., help="Dataset root (MEAD or RAVDESS layout, any folder of videos) or a CSV manifest."
+    ),
+    out: Path = typer.Option(..., "-o", "--out", help="Output folder of the prepared dataset."),
+    layout: Optional[str] = typer.Option(
+        None, "--layout", help="auto | mead | ravdess | folder  [default: auto]"
+    ),
+    tracker: Optional[str] = typer.Option(
+        None, "--tracker", help="auto | fan | dlib  [default: auto: fan if its weights are found]"
+    ),
+    size: Optional[int] = typer.Option(None, "--size", help="Aligned crop size.  [default: 256]"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Parallel processes.  [default: 1]"),
+    shard: Optional[str] = typer.Option(
+        None, "--shard", help="Do only part i of n of the clips, e.g. 3/8 (for job arrays)."
+    ),
+    views: Optional[str] = typer.Option(
+        None, "--views", help="MEAD views, comma-separated.  [default: front]"
+    ),
+    levels: Optional[str] = typer.Option(
+        None, "--levels", help="MEAD intensity levels, comma-separated.  [default: all]"
+    ),
+    face: Optional[int] = typer.Option(
+        None, "--face", help="Which face to follow when several: 0 = largest.  [default: 0]"
+    ),
+    device: Optional[str] = typer.Option(None, "--device", help="Device for FAN: auto | cpu | cuda:0"),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Try clips that failed before again."),
+    config: Optional[Path] = CONFIG_OPTION,
+    verbose: bool = VERBOSE_OPTION,
+) -> None:
+    """Track, align and crop every face video under INPUT_DIR, and pair takes across emotions.
+
+    The output can be resumed: running the same command again skips finished clips.
+
+    Examples:
+
+      stccl prep ~/data/MEAD -o prepared/mead --levels 1,3 --workers 4
+
+      stccl prep ~/data/RAVDESS -o prepared/ravdess --shard 2/8
+
+      stccl prep my_clips/ -o prepared/mine --tracker dlib
+    """
+    given: dict = {}
+    for key, value in [("layout", layout), ("workers", workers), ("shard", shard)]:
+        if value is not None:
+            given[key] = value
+    if views is not None:
+        given["views"] = _csv(views)
+    if levels is not None:
+        given["levels"] = [_level(v) for v in _csv(levels) or []]
+    if retry_failed:
+        given["retry_failed"] = True
+    track = {k: v for k, v in [("tracker", tracker), ("device", device), ("face", face)] if v is not None}
+    if track:
+        given["track"] = track
+    if size is not None:
+        given["align"] = {"size": size}
+    cfg = resolve_config(PrepConfig(), config, given)
+    summary = _run_with_progress(input_dir, out, cfg)
+    _print_summary(summary, out)
+    if summary.failed_total:
+        raise typer.Exit(1)
+
+
+def _level(v: str) -> int:
+    from stccl.errors import InputError
+
+    try:
+        return int(v.removeprefix("level_"))
+    except ValueError:
+        raise InputError(f"--levels: not a level number: {v!r}") from None
+
+
+def _run_with_progress(input_dir: Path, out: Path, cfg: PrepConfig) -> PrepSummary:
+    with make_progress() as progress:
+        clips = progress.add_task("clips", total=None)
+        frames = progress.add_task("frames", total=None, visible=False)
+
+        def on_event(kind: str, data: dict) -> None:
+            if kind == "plan":
+                progress.update(clips, total=data["todo"])
+                if data["skipped"]:
+                    err_console.print(f"skipping {data['skipped']} clip(s) already prepared")
+            elif kind == "clip_start":
+                progress.reset(frames, total=data["frames"], visible=True,
+                               description=f"  {data['id']}")
+            elif kind == "frames":
+                progress.advance(frames, data["n"])
+            elif kind == "clip_done":
+                progress.advance(clips)
+                if data["status"] != "ok":
+                    err_console.print(f"[red]failed[/] {data['id']}: {data['error']}")
+            elif kind == "pairs_start":
+                progress.update(frames, visible=False)
+                progress.update(clips, description="pairing")
+
+        return run_prep(input_dir, out, cfg, on_event)
+
+
+def _print_summary(s: PrepSummary, out: Path) -> None:
+    table = Table(title=f"stccl prep -> {out}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("clips ok", str(s.ok))
+    table.add_row("clips failed", f"[red]{s.failed}[/]" if s.failed else "0")
+    table.add_row("clips skipped (done before)", str(s.skipped))
+    table.add_row("frames", str(s.frames))
+    table.add_row("faces found", f"{100 * s.face_ratio:.1f}%" if s.frames else "-")
+    table.add_row("cross-emotion pairs", str(s.pairs))
+    table.add_row("time", f"{s.seconds:.1f} s")
+    console.print(table)

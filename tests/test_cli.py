@@ -1,0 +1,53 @@
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from stccl import __version__
+from stccl_cli.main import app
+
+runner = CliRunner()
+
+
+def test_version():
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0
+    assert __version__ in r.stdout
+
+
+def test_short_help_and_examples():
+    r = runner.invoke(app, ["-h"])
+    assert r.exit_code == 0
+    assert "prep" in r.stdout
+    r = runner.invoke(app, ["prep", "--help"])
+    assert r.exit_code == 0
+    assert "Examples" in r.stdout and "stccl prep" in r.stdout
+
+
+def test_python_dash_m():
+    r = subprocess.run([sys.executable, "-m", "stccl_cli", "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and __version__ in r.stdout
+
+
+def test_bad_input_is_one_red_line(tmp_path):
+    r = runner.invoke(app, ["prep", str(tmp_path / "missing"), "-o", str(tmp_path / "out")])
+    assert r.exit_code == 1
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:")
+    assert "Traceback" not in r.output
+
+
+def test_verbose_shows_traceback(tmp_path):
+    r = runner.invoke(app, ["prep", str(tmp_path / "missing"), "-o", str(tmp_path / "out"), "--verbose"])
+    assert r.exit_code == 1
+    assert "Traceback" in r.stderr
+
+
+def test_bad_shard_and_config(tmp_path):
+    (tmp_path / "in").mkdir()
+    r = runner.invoke(app, ["prep", str(tmp_path / "in"), "-o", str(tmp_path / "o"), "--shard", "3/2"])
+    assert r.exit_code == 1 and "shard" in r.stderr
+    bad = tmp_path / "c.toml"
+    bad.write_text("workerz = 3\n")
+    r = runner.invoke(app, ["prep", str(tmp_path / "in"), "-o", str(tmp_path / "o"), "--config", str(bad)])
+    assert r.exit_code == 1 and "workerz" in r.stderr
