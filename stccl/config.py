@@ -42,8 +42,8 @@ class AlignConfig:
     """Similarity alignment to the canonical template."""
 
     size: int = 256  # crop side in pixels
-    min_cutoff: float = 0.3  # One-Euro cutoff for the transform (head motion is slow)
-    beta: float = 0.02
+    min_cutoff: float = 0.5  # One-Euro cutoff (Hz) for the transform at rest
+    beta: float = 10.0  # speed coefficient; units: log-scale, radians and crop extents per second
 
 
 @dataclass

@@ -16,7 +16,6 @@ from .common import (
     VERBOSE_OPTION,
     cli_errors,
     console,
-    err_console,
     make_progress,
     resolve_config,
 )
@@ -101,29 +100,32 @@ def _level(v: str) -> int:
 
 
 def _run_with_progress(input_dir: Path, out: Path, cfg: PrepConfig) -> PrepSummary:
-    with make_progress() as progress:
-        clips = progress.add_task("clips", total=None)
-        frames = progress.add_task("frames", total=None, visible=False)
+    progress = make_progress()
+    clips = progress.add_task("clips", total=None)
+    frames = progress.add_task("frames", total=None, visible=False)
 
-        def on_event(kind: str, data: dict) -> None:
-            if kind == "plan":
-                progress.update(clips, total=data["todo"])
-                if data["skipped"]:
-                    err_console.print(f"skipping {data['skipped']} clip(s) already prepared")
-            elif kind == "clip_start":
-                progress.reset(frames, total=data["frames"], visible=True,
-                               description=f"  {data['id']}")
-            elif kind == "frames":
-                progress.advance(frames, data["n"])
-            elif kind == "clip_done":
-                progress.advance(clips)
-                if data["status"] != "ok":
-                    err_console.print(f"[red]failed[/] {data['id']}: {data['error']}")
-            elif kind == "pairs_start":
-                progress.update(frames, visible=False)
-                progress.update(clips, description="pairing")
+    def on_event(kind: str, data: dict) -> None:
+        if kind == "plan":  # inputs are valid by now: show the bars
+            progress.start()
+            progress.update(clips, total=data["todo"])
+            if data["skipped"]:
+                progress.console.print(f"skipping {data['skipped']} clip(s) already prepared")
+        elif kind == "clip_start":
+            progress.reset(frames, total=data["frames"], visible=True, description=f"  {data['id']}")
+        elif kind == "frames":
+            progress.advance(frames, data["n"])
+        elif kind == "clip_done":
+            progress.advance(clips)
+            if data["status"] != "ok":
+                progress.console.print(f"[red]failed[/] {data['id']}: {data['error']}", highlight=False)
+        elif kind == "pairs_start":
+            progress.update(frames, visible=False)
+            progress.update(clips, description="pairing")
 
+    try:
         return run_prep(input_dir, out, cfg, on_event)
+    finally:
+        progress.stop()
 
 
 def _print_summary(s: PrepSummary, out: Path) -> None:

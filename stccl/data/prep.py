@@ -85,12 +85,15 @@ def run_prep(input_path: str | Path, out: str | Path, cfg: PrepConfig,
     """Prepare every clip under `input_path` into `out`, then pair the takes."""
     emit = on_event or (lambda kind, data: None)
     t0 = time.perf_counter()
+    items = scan(input_path, cfg.layout, tuple(cfg.views), tuple(cfg.levels))
     root = Path(out)
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create the output folder {root}: {e.strerror}") from None
     if not os.access(root, os.W_OK):
         raise InputError(f"output folder is not writable: {root}")
     save_toml(cfg, root / "prep.toml")
-    items = scan(input_path, cfg.layout, tuple(cfg.views), tuple(cfg.levels))
     todo, skipped = plan(items, root, cfg)
     summary = PrepSummary(skipped=skipped)
     emit("plan", {"total": len(items), "todo": len(todo), "skipped": skipped})

@@ -1,0 +1,291 @@
+"""Landmark backends. Every backend gives the 68-point iBUG layout in image coordinates.
+
+- `dlib`: offline default; HOG detector + the 68-point shape predictor that ships inside the
+  `face_recognition_models` package.
+- `fan`: face-alignment's 2D FAN-4 for landmarks (needs `2DFAN4-11f355bf06.pth.tar`), with
+  dlib's HOG detector for detection so that nothing is downloaded.
+- `auto`: `fan` when its weights are found, else `dlib`.
+
+Images are RGB uint8 (H, W, 3). Boxes are (x0, y0, x1, y1[, score]) in image pixels.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from ..errors import InputError, WeightsError
+
+FAN_WEIGHTS = "2DFAN4-11f355bf06.pth.tar"
+DLIB_PREDICTOR = "shape_predictor_68_face_landmarks.dat"
+BACKENDS = ("auto", "fan", "dlib")
+
+# face-alignment's box -> crop convention for detector boxes (see FaceAlignment.get_landmarks_from_image)
+_FAN_REFERENCE_SCALE = 195.0
+_FAN_CENTER_Y_OFFSET = 0.12
+
+
+class Backend(Protocol):
+    name: str
+
+    def detect(
+        self, image: np.ndarray, max_side: int = 480, upsample: int | None = None
+    ) -> np.ndarray:
+        """Faces in `image` as (K, 5) float32 rows x0, y0, x1, y1, score (image coords).
+
+        Runs on a copy downscaled so its longest side is <= `max_side`; `upsample` is the
+        detector's pyramid upsampling (None: 0, then 1 when nothing is found).
+        """
+
+    def landmarks(self, image: np.ndarray, box: Sequence[float]) -> np.ndarray:
+        """(68, 2) float32 landmarks of the face in `box` (image coords)."""
+
+
+def check_image(image: np.ndarray) -> np.ndarray:
+    if (
+        not isinstance(image, np.ndarray)
+        or image.dtype != np.uint8
+        or image.ndim != 3
+        or image.shape[2] != 3
+    ):
+        got = getattr(image, "shape", type(image).__name__)
+        raise InputError(f"expected an RGB uint8 image of shape (H, W, 3), got {got}")
+    return image
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(check_image(image), cv2.COLOR_RGB2GRAY)
+
+
+class HogDetector:
+    """dlib's frontal HOG detector on a downscaled copy of the frame."""
+
+    def __init__(self) -> None:
+        import dlib
+
+        self._detector = dlib.get_frontal_face_detector()
+
+    def __call__(
+        self, image: np.ndarray, max_side: int = 480, upsample: int | None = None
+    ) -> np.ndarray:
+        """`upsample=None` tries 0 and, when nothing is found, 1 (small faces)."""
+        gray = to_gray(image)
+        scale = min(1.0, max_side / max(gray.shape[:2]))
+        if scale < 1.0:
+            gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        for up in (0, 1) if upsample is None else (upsample,):
+            rects, scores, _ = self._detector.run(gray, up, 0.0)
+            if len(rects):
+                break
+        boxes = [[r.left(), r.top(), r.right() + 1, r.bottom() + 1] for r in rects]
+        out = np.zeros((len(boxes), 5), np.float32)
+        if boxes:
+            out[:, :4] = np.asarray(boxes, np.float32) / scale
+            out[:, 4] = scores
+        return out
+
+
+def dlib_predictor_path() -> Path:
+    # importing face_recognition_models needs pkg_resources, so only locate it
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or spec.origin is None:
+        raise WeightsError(
+            "the dlib landmark model needs the package face_recognition_models (pip install face_recognition_models)"
+        )
+    path = Path(spec.origin).parent / "models" / DLIB_PREDICTOR
+    if not path.is_file():
+        raise WeightsError(
+            f"{DLIB_PREDICTOR} is missing from {path.parent}; reinstall face_recognition_models"
+        )
+    return path
+
+
+class DlibBackend:
+    """HOG detector + dlib's 68-point shape predictor (CPU, offline)."""
+
+    name = "dlib"
+
+    def __init__(self, predictor_path: str | Path | None = None) -> None:
+        import dlib
+
+        self._dlib = dlib
+        self._predictor = dlib.shape_predictor(str(predictor_path or dlib_predictor_path()))
+        self._hog = HogDetector()
+
+    def detect(
+        self, image: np.ndarray, max_side: int = 480, upsample: int | None = None
+    ) -> np.ndarray:
+        return self._hog(image, max_side, upsample)
+
+    def landmarks(self, image: np.ndarray, box: Sequence[float]) -> np.ndarray:
+        check_image(image)
+        x0, y0, x1, y1 = (float(v) for v in box[:4])
+        # the predictor only reads pixels near the box: convert that region, not the whole frame
+        margin = 0.5 * max(x1 - x0, y1 - y0)
+        h, w = image.shape[:2]
+        cx0, cy0 = max(0, int(x0 - margin)), max(0, int(y0 - margin))
+        cx1, cy1 = min(w, int(x1 + margin) + 1), min(h, int(y1 + margin) + 1)
+        if cx1 <= cx0 or cy1 <= cy0:
+            cx0, cy0, cx1, cy1 = 0, 0, w, h
+        gray = to_gray(np.ascontiguousarray(image[cy0:cy1, cx0:cx1]))
+        rect = self._dlib.rectangle(
+            round(x0) - cx0, round(y0) - cy0, round(x1) - 1 - cx0, round(y1) - 1 - cy0
+        )
+        shape = self._predictor(gray, rect)
+        pts = np.array([(p.x, p.y) for p in shape.parts()], np.float32)
+        return pts + np.array([cx0, cy0], np.float32)
+
+
+class FanBackend:
+    """face-alignment's 2D FAN-4 landmarks; detection by dlib's HOG detector."""
+
+    name = "fan"
+
+    def __init__(self, weights: str | Path, device: str = "auto", flip_input: bool = True) -> None:
+        import torch
+
+        self._torch = torch
+        self.device = resolve_device(device)
+        self.flip_input = flip_input
+        self.net = load_fan(Path(weights), self.device)
+        self._hog = HogDetector()
+
+    def detect(
+        self, image: np.ndarray, max_side: int = 480, upsample: int | None = None
+    ) -> np.ndarray:
+        return self._hog(image, max_side, upsample)
+
+    def landmarks(self, image: np.ndarray, box: Sequence[float]) -> np.ndarray:
+        from face_alignment.utils import crop, flip, get_preds_fromhm
+
+        torch = self._torch
+        check_image(image)
+        center, scale = fan_center_scale(box)
+        patch = crop(image, center, scale).transpose(2, 0, 1).astype(np.float32) / 255.0
+        x = torch.from_numpy(patch)[None].to(self.device)
+        with torch.inference_mode():
+            hm = self.net(x)[-1]
+            if self.flip_input:
+                hm = hm + flip(self.net(flip(x))[-1], is_label=True)
+        heat = hm.float().cpu().numpy()
+        preds, _, _ = get_preds_fromhm(heat)
+        return heatmap_to_image(preds[0], center, scale, heat.shape[-1])
+
+
+def fan_center_scale(box: Sequence[float]) -> tuple[np.ndarray, float]:
+    x0, y0, x1, y1 = (float(v) for v in box[:4])
+    center = np.array([(x0 + x1) / 2.0, (y0 + y1) / 2.0 - (y1 - y0) * _FAN_CENTER_Y_OFFSET])
+    return center, (x1 - x0 + y1 - y0) / _FAN_REFERENCE_SCALE
+
+
+def heatmap_to_image(
+    preds: np.ndarray, center: np.ndarray, scale: float, resolution: int
+) -> np.ndarray:
+    # the float inverse of face_alignment.utils.transform_np (which rounds to integer pixels)
+    h = 200.0 * scale
+    return ((preds / resolution - 0.5) * h + center).astype(np.float32)
+
+
+def resolve_device(device: str = "auto") -> str:
+    import torch
+
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        return "mps" if mps is not None and mps.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise InputError(f"unknown device {device!r}; use auto, cpu, cuda[:N] or mps") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device {device!r} asked for, but CUDA is not available; use cpu")
+    if dev.type == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise InputError(f"device {device!r} asked for, but MPS is not available; use cpu")
+    return str(dev)
+
+
+def fan_search_dirs(weights_dir: str | Path | None = None) -> list[Path]:
+    """Folders searched for the FAN weights, first hit wins."""
+    import torch
+
+    dirs = [Path(weights_dir)] if weights_dir else []
+    dirs.append(Path("weights").absolute())
+    if os.environ.get("STCCL_WEIGHTS"):
+        dirs.append(Path(os.environ["STCCL_WEIGHTS"]))
+    dirs.append(Path(torch.hub.get_dir()) / "checkpoints")
+    return dirs
+
+
+def fan_weights_path(weights_dir: str | Path | None = None) -> Path | None:
+    for d in fan_search_dirs(weights_dir):
+        if (d / FAN_WEIGHTS).is_file():
+            return d / FAN_WEIGHTS
+    return None
+
+
+def load_fan(path: Path, device: str):
+    import torch
+    from face_alignment.models import FAN
+
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except (OSError, RuntimeError, ValueError, EOFError) as e:
+        raise WeightsError(
+            f"cannot load FAN weights {path}: {' '.join(str(e).split())[:200]}"
+        ) from None
+    if not isinstance(state, dict):
+        raise WeightsError(f"{path} is not a state dict")
+    net = FAN(4)
+    check_keys(net.state_dict().keys(), state.keys(), path)
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise WeightsError(f"{path} does not fit FAN-4: {' '.join(str(e).split())[:300]}") from None
+    return net.to(device).eval()
+
+
+def check_keys(expected, got, path: Path) -> None:
+    missing = sorted(set(expected) - set(got))
+    unexpected = sorted(set(got) - set(expected))
+    if not (missing or unexpected):
+        return
+    parts = []
+    if missing:
+        parts.append(f"missing keys {_few(missing)}")
+    if unexpected:
+        parts.append(f"unexpected keys {_few(unexpected)}")
+    raise WeightsError(f"{path} does not fit FAN-4: {'; '.join(parts)}")
+
+
+def _few(keys: list[str], n: int = 5) -> str:
+    more = f" (+{len(keys) - n} more)" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more
+
+
+def make_backend(
+    name: str = "auto", device: str = "auto", weights_dir: str | Path | None = None
+) -> Backend:
+    """Build a landmark backend: `auto` (FAN when its weights are found, else dlib), `fan` or `dlib`."""
+    if name not in BACKENDS:
+        raise InputError(f"unknown tracker {name!r}; use one of {', '.join(BACKENDS)}")
+    if name == "dlib":
+        return DlibBackend()
+    device = resolve_device(device)
+    path = fan_weights_path(weights_dir)
+    if path is None:
+        if name == "auto":
+            return DlibBackend()
+        searched = ", ".join(str(d) for d in fan_search_dirs(weights_dir))
+        raise WeightsError(
+            f"FAN weights not found: put {FAN_WEIGHTS} in one of {searched} (or use --tracker dlib)"
+        )
+    return FanBackend(path, device)

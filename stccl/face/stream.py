@@ -1,0 +1,114 @@
+"""Streaming face pipeline: track -> fill short gaps -> smooth -> align, frame by frame.
+
+Frames come out in order, each exactly once. A frame is held back only while it sits in a
+gap of at most `max_gap` frames without a face, so that the gap can be interpolated when the
+face comes back; once a gap grows longer, its frames leave as FACE_MISSING. Memory is
+therefore bounded by max_gap + 1 frames.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import AlignConfig, TrackConfig
+from .align import SimilaritySmoother, invert, similarity_from_landmarks
+from .smooth import FACE_DETECTED, FACE_INTERPOLATED, FACE_MISSING, LandmarkSmoother
+from .tracker import FaceTracker
+
+
+@dataclass
+class FaceFrame:
+    index: int
+    flag: int  # FACE_* bit flags
+    landmarks: np.ndarray | None  # (68, 2) smoothed image coords; None when missing
+    M: np.ndarray | None  # (2, 3) image->crop, smoothed
+    Minv: np.ndarray | None  # (2, 3) crop->image
+
+
+Emitted = list[tuple[np.ndarray, FaceFrame]]
+
+
+class FaceStream:
+    """`push(frame)` / `finish()` give (frame, FaceFrame) pairs in input order."""
+
+    def __init__(
+        self,
+        tracker: FaceTracker,
+        fps: float,
+        track_cfg: TrackConfig | None = None,
+        align_cfg: AlignConfig | None = None,
+    ) -> None:
+        self.tracker = tracker
+        self.track_cfg = track_cfg or TrackConfig()
+        self.align_cfg = align_cfg or AlignConfig()
+        self._lmk_smoother = LandmarkSmoother.from_config(fps, self.track_cfg)
+        self._sim_smoother = SimilaritySmoother.from_config(fps, self.align_cfg)
+        self._held: deque[tuple[int, np.ndarray]] = deque()  # frames of the current short gap
+        self._gap_is_long = False
+        self._last: np.ndarray | None = None  # raw landmarks of the last face before the gap
+        self._next_index = 0
+        self.max_held = 0
+
+    def push(self, frame: np.ndarray) -> Emitted:
+        index = self._next_index
+        self._next_index += 1
+        raw = self.tracker(frame)
+        if raw is None:
+            return self._no_face(index, frame)
+        out = self._release_gap(raw)
+        out.append(self._emit(index, frame, raw, FACE_DETECTED))
+        self._last = raw
+        self._gap_is_long = False
+        return out
+
+    def finish(self) -> Emitted:
+        """Release the frames still held (a short gap at the end takes the last face)."""
+        if self._last is None:
+            return self._release_missing()
+        return self._release_gap(self._last)
+
+    def _no_face(self, index: int, frame: np.ndarray) -> Emitted:
+        if self._gap_is_long:
+            return [self._missing(index, frame)]
+        self._held.append((index, frame))
+        self.max_held = max(self.max_held, len(self._held))
+        if len(self._held) <= self.track_cfg.max_gap:
+            return []
+        self._gap_is_long = True
+        self._last = None
+        return self._release_missing()
+
+    def _release_gap(self, face: np.ndarray) -> Emitted:
+        """Emit the held gap frames, interpolated between the last face and `face`."""
+        start = self._last if self._last is not None else face
+        n = len(self._held) + 1
+        out = []
+        for k, (index, frame) in enumerate(self._held, start=1):
+            lmk = start + (face - start) * (k / n)
+            out.append(self._emit(index, frame, lmk, FACE_INTERPOLATED))
+        self._held.clear()
+        return out
+
+    def _release_missing(self) -> Emitted:
+        out = [self._missing(index, frame) for index, frame in self._held]
+        self._held.clear()
+        return out
+
+    def _missing(self, index: int, frame: np.ndarray) -> tuple[np.ndarray, FaceFrame]:
+        self._lmk_smoother.reset()
+        self._sim_smoother.reset()
+        return frame, FaceFrame(index, FACE_MISSING, None, None, None)
+
+    def _emit(
+        self, index: int, frame: np.ndarray, lmk: np.ndarray, flag: int
+    ) -> tuple[np.ndarray, FaceFrame]:
+        lmk = np.asarray(lmk, np.float32)
+        if self.track_cfg.smooth:
+            lmk = self._lmk_smoother(lmk)
+        M = similarity_from_landmarks(lmk, self.align_cfg.size)
+        if self.track_cfg.smooth:
+            M = self._sim_smoother(M)
+        return frame, FaceFrame(index, flag, lmk, M, invert(M))

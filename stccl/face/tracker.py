@@ -1,0 +1,218 @@
+"""Per-frame raw face tracking: detect rarely, follow one face by its landmarks in between.
+
+Between detections the box comes from the previous frame's landmarks. A detection check runs
+every `detect_every` frames, when the landmark fit jumps, or when the face region stops looking
+like it did one frame earlier (a cut, a black frame). The check is a cheap detection on a small
+region around the face; only when that finds nothing does a full-frame detection run.
+No smoothing happens here.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..config import TrackConfig
+from .backends import Backend, check_image
+
+# detector-like box from landmark extents, calibrated against dlib's HOG boxes on real clips
+_BOX_SCALE = 1.04
+_BOX_Y_SHIFT = -0.076  # of the box side; HOG boxes stop above the chin
+
+_ROI_FACE = 110  # face size (px) in the region-of-interest image
+_ROI_CONTEXT = 2.0  # region side / box side
+_MIN_HOG_FACE = 90  # below this (px at detection scale) the full-frame detector upsamples
+
+_PATCH = 24  # appearance patch side
+_MIN_SIMILARITY = 0.6  # normalised cross-correlation between consecutive face patches
+_MIN_CONTRAST = 4.0  # grey-level std below which a patch cannot hold a face
+
+_JUMP_IOU = 0.5
+_JUMP_SIZE = (0.8, 1.25)
+_KEEP_TRACK_IOU = 0.5  # a confirming detection at least this close keeps the tracked box
+_MATCH_TRACKING = 0.5  # max normalised distance to the followed face while tracking
+_MATCH_SHORT_LOSS = 1.0  # ... after a short loss; after a long one the nearest face wins
+
+
+def landmark_extent(lmk: np.ndarray) -> np.ndarray:
+    lo, hi = lmk.min(0), lmk.max(0)
+    return np.array([lo[0], lo[1], hi[0], hi[1]], np.float64)
+
+
+def box_from_landmarks(lmk: np.ndarray) -> np.ndarray:
+    """Square detector-like box (x0, y0, x1, y1) around a (68, 2) landmark set."""
+    x0, y0, x1, y1 = landmark_extent(lmk)
+    side = _BOX_SCALE * ((x1 - x0) + (y1 - y0)) / 2
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 + _BOX_Y_SHIFT * side
+    return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
+
+
+def box_size(box) -> float:
+    return float(np.sqrt(max(box[2] - box[0], 1e-6) * max(box[3] - box[1], 1e-6)))
+
+
+def box_center(box) -> np.ndarray:
+    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+
+
+def iou(a, b) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(w, 0) * max(h, 0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def box_distance(a, b) -> float:
+    """Centre distance in units of `b`'s size, plus the log size ratio."""
+    sa, sb = box_size(a), box_size(b)
+    return float(np.linalg.norm(box_center(a) - box_center(b)) / sb + abs(np.log(sa / sb)))
+
+
+def nearest_box(boxes: np.ndarray, ref, limit: float | None) -> np.ndarray | None:
+    if len(boxes) == 0:
+        return None
+    d = [box_distance(b, ref) for b in boxes]
+    i = int(np.argmin(d))
+    return boxes[i, :4] if limit is None or d[i] <= limit else None
+
+
+def jumped(prev: np.ndarray, new: np.ndarray) -> bool:
+    a, b = landmark_extent(prev), landmark_extent(new)
+    ratio = box_size(b) / box_size(a)
+    return iou(a, b) < _JUMP_IOU or not (_JUMP_SIZE[0] <= ratio <= _JUMP_SIZE[1])
+
+
+def appearance_patch(frame: np.ndarray, box) -> np.ndarray | None:
+    """Small grey patch of the box region, or None when the region is (almost) off the frame."""
+    h, w = frame.shape[:2]
+    x0, y0 = max(int(box[0]), 0), max(int(box[1]), 0)
+    x1, y1 = min(int(np.ceil(box[2])), w), min(int(np.ceil(box[3])), h)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    small = cv2.resize(frame[y0:y1, x0:x1], (_PATCH, _PATCH), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def similarity(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    """Normalised cross-correlation of two patches; 0 when either is flat or missing."""
+    if a is None or b is None or a.std() < _MIN_CONTRAST or b.std() < _MIN_CONTRAST:
+        return 0.0
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
+
+
+def roi_image(frame: np.ndarray, box) -> tuple[np.ndarray, float, np.ndarray]:
+    """Region about `_ROI_CONTEXT` x the box, resized so the face is ~`_ROI_FACE` px.
+
+    Returns the image, its scale and the frame position of its top-left corner.
+    """
+    h, w = frame.shape[:2]
+    side = _ROI_CONTEXT * box_size(box)
+    c = box_center(box)
+    x0, y0 = round(c[0] - side / 2), round(c[1] - side / 2)
+    x1, y1 = x0 + round(side), y0 + round(side)
+    cut = frame[max(y0, 0) : min(y1, h), max(x0, 0) : min(x1, w)]
+    if cut.size == 0:
+        return np.zeros((8, 8, 3), np.uint8), 1.0, np.array([x0, y0], float)
+    pad = (max(-y0, 0), max(y1 - h, 0), max(-x0, 0), max(x1 - w, 0))
+    cut = cv2.copyMakeBorder(cut, *pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    scale = _ROI_FACE / box_size(box)
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    roi = cv2.resize(cut, None, fx=scale, fy=scale, interpolation=interp)
+    return roi, scale, np.array([x0, y0], float)
+
+
+class FaceTracker:
+    """Raw landmarks of one followed face per frame: `tracker(frame) -> (68, 2) | None`.
+
+    `cfg.face` picks the face at the first detection (0 = largest); afterwards the face nearest
+    to the last known one is followed. `stats` counts frames, full-frame `detections`,
+    `roi_detections` and `lost` (frames returned as None).
+    """
+
+    def __init__(self, backend: Backend, cfg: TrackConfig | None = None) -> None:
+        self.backend = backend
+        self.cfg = cfg or TrackConfig()
+        self.stats = {"frames": 0, "detections": 0, "roi_detections": 0, "lost": 0}
+        self.reset()
+
+    def reset(self) -> None:
+        self._lmk: np.ndarray | None = None  # previous frame's landmarks while tracking
+        self._patch: np.ndarray | None = None
+        self._last_box: np.ndarray | None = None  # last known box of the followed face
+        self._since = 0  # frames since the last detection check
+        self._missed = 0  # consecutive frames without the face
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray | None:
+        check_image(frame)
+        self.stats["frames"] += 1
+        lmk = self._track(frame) if self._lmk is not None else self._acquire(frame)
+        if lmk is None or not np.all(np.isfinite(lmk)):
+            self._lose()
+            return None
+        self._keep(frame, lmk)
+        return lmk
+
+    def _track(self, frame: np.ndarray) -> np.ndarray | None:
+        box = box_from_landmarks(self._lmk)
+        lmk = self.backend.landmarks(frame, box)
+        self._since += 1
+        moved_patch = appearance_patch(frame, box_from_landmarks(lmk))
+        suspect = jumped(self._lmk, lmk) or similarity(self._patch, moved_patch) < _MIN_SIMILARITY
+        if not (suspect or self._since >= self.cfg.detect_every):
+            return lmk
+        found = self._confirm(frame, box)
+        if found is None:
+            return None
+        if suspect or iou(found, box) < _KEEP_TRACK_IOU:
+            lmk = self.backend.landmarks(frame, found)
+        return lmk
+
+    def _confirm(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        """The followed face's detection box near `box`: ROI first, then the full frame."""
+        self._since = 0
+        found = nearest_box(self._detect_roi(frame, box), box, _MATCH_TRACKING)
+        if found is None:
+            found = nearest_box(self._detect_full(frame), box, _MATCH_TRACKING)
+        return found
+
+    def _acquire(self, frame: np.ndarray) -> np.ndarray | None:
+        boxes = self._detect_full(frame)
+        if self._last_box is None:
+            order = np.argsort(-(boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))
+            box = boxes[order[self.cfg.face], :4] if self.cfg.face < len(boxes) else None
+        else:
+            limit = _MATCH_SHORT_LOSS if self._missed <= self.cfg.max_gap else None
+            box = nearest_box(boxes, self._last_box, limit)
+        if box is None:
+            return None
+        self._since = 0
+        return self.backend.landmarks(frame, box)
+
+    def _detect_roi(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray:
+        self.stats["roi_detections"] += 1
+        roi, scale, origin = roi_image(frame, box)
+        boxes = self.backend.detect(roi, max_side=max(roi.shape[:2]), upsample=0)
+        boxes[:, :4] = boxes[:, :4] / scale + np.tile(origin, 2)
+        return boxes
+
+    def _detect_full(self, frame: np.ndarray) -> np.ndarray:
+        self.stats["detections"] += 1
+        upsample = None
+        if self._last_box is not None:
+            scale = min(1.0, self.cfg.detect_size / max(frame.shape[:2]))
+            upsample = int(box_size(self._last_box) * scale < _MIN_HOG_FACE)
+        return self.backend.detect(frame, max_side=self.cfg.detect_size, upsample=upsample)
+
+    def _keep(self, frame: np.ndarray, lmk: np.ndarray) -> None:
+        self._lmk = lmk
+        self._last_box = box_from_landmarks(lmk)
+        self._patch = appearance_patch(frame, self._last_box)
+        self._missed = 0
+
+    def _lose(self) -> None:
+        self.stats["lost"] += 1
+        self._lmk = None
+        self._patch = None
+        self._missed += 1

@@ -1,0 +1,126 @@
+import cv2
+import numpy as np
+import pytest
+
+from stccl.config import TrackConfig
+from stccl.face import FaceTracker, make_backend
+from stccl.face.tracker import box_center, box_from_landmarks, iou, landmark_extent
+
+MEAD_CLIP = "mead/M003_level_1_happy_024.mp4"
+
+
+def read_frames(path, count=None) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while count is None or len(frames) < count:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    cap.release()
+    assert frames, f"cannot decode {path}"
+    return frames
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return make_backend("dlib")
+
+
+@pytest.fixture(scope="module")
+def mead_frames(shared_data):
+    return read_frames(shared_data / MEAD_CLIP)
+
+
+@pytest.fixture(scope="module")
+def mead_track(backend, mead_frames):
+    tracker = FaceTracker(backend, TrackConfig())
+    return [tracker(f) for f in mead_frames], tracker.stats
+
+
+def test_real_clip_tracked_with_few_detections(mead_track, mead_frames):
+    track, stats = mead_track
+    n = len(mead_frames)
+    found = sum(lmk is not None for lmk in track)
+    assert found >= 0.95 * n
+    assert stats["frames"] == n
+    assert stats["detections"] <= max(2, n // 10)  # full-frame detections
+    assert stats["roi_detections"] <= n // 5
+    assert all(lmk.shape == (68, 2) and np.isfinite(lmk).all() for lmk in track if lmk is not None)
+
+
+def test_black_frames_give_none_and_tracking_recovers(backend, mead_frames, mead_track):
+    track, _ = mead_track
+    black = np.zeros_like(mead_frames[0])
+    seq = mead_frames[:15] + [black] * 4 + mead_frames[15:30]
+    tracker = FaceTracker(backend, TrackConfig())
+    out = [tracker(f) for f in seq]
+    assert all(lmk is None for lmk in out[15:19])
+    assert all(lmk is not None for lmk in out[:15] + out[19:])
+    # after the black frames it follows the same face as the uninterrupted run
+    ref = np.array(track[15:30])
+    got = np.array(out[19:])
+    iod = np.linalg.norm(ref[:, 36:42].mean(1) - ref[:, 42:48].mean(1), axis=1).mean()
+    assert np.abs(got - ref).max() < 0.2 * iod
+
+
+def test_frame_without_face_gives_none(backend, mead_frames):
+    tracker = FaceTracker(backend, TrackConfig(detect_every=100))
+    assert tracker(mead_frames[0]) is not None
+    # the same frame with the face region painted over in the background colour
+    box = box_from_landmarks(tracker(mead_frames[1])).astype(int)
+    blank = mead_frames[2].copy()
+    x0, y0, x1, y1 = box
+    blank[max(y0 - 100, 0) : y1 + 200, max(x0 - 100, 0) : x1 + 100] = blank[5, 5]
+    assert tracker(blank) is None
+    assert tracker.stats["lost"] == 1
+
+
+def two_face_canvas(frame, big_at, small_at) -> np.ndarray:
+    """A 720x400 canvas holding one face crop at two sizes."""
+    face = frame[230:1030, 520:1320]  # an 800x800 region around the MEAD face
+    canvas = np.full((400, 720, 3), 40, np.uint8)
+    for side, (x, y) in ((380, big_at), (250, small_at)):
+        canvas[y : y + side, x : x + side] = cv2.resize(
+            face, (side, side), interpolation=cv2.INTER_AREA
+        )
+    return canvas
+
+
+def followed_side(lmk) -> str:
+    return "left" if box_center(landmark_extent(lmk))[0] < 360 else "right"
+
+
+@pytest.mark.parametrize("face, side", [(0, "left"), (1, "right")])
+def test_two_faces_follow_chosen_one(backend, mead_frames, face, side):
+    cfg = TrackConfig(face=face, detect_every=3)
+    tracker = FaceTracker(backend, cfg)
+    for i in range(12):
+        shift = int(4 * np.sin(i))  # both faces move a little, in opposite directions
+        canvas = two_face_canvas(mead_frames[i], (10 + shift, 10), (450 - shift, 120 + shift))
+        lmk = tracker(canvas)
+        assert lmk is not None and followed_side(lmk) == side, f"frame {i}"
+    assert tracker.stats["roi_detections"] >= 3  # identity was checked at re-detections
+
+
+def test_identity_kept_when_the_other_face_grows(backend, mead_frames):
+    """Once followed, a face stays followed even when the other one becomes the larger."""
+    face = mead_frames[0][230:1030, 520:1320]
+    tracker = FaceTracker(backend, TrackConfig(detect_every=2))
+    for i, side in enumerate(np.linspace(200, 340, 10).astype(int)):
+        canvas = np.full((400, 720, 3), 40, np.uint8)
+        canvas[50:350, 10:310] = cv2.resize(face, (300, 300), interpolation=cv2.INTER_AREA)
+        canvas[30 : 30 + side, 360 : 360 + side] = cv2.resize(
+            face, (side, side), interpolation=cv2.INTER_AREA
+        )
+        lmk = tracker(canvas)
+        assert lmk is not None and followed_side(lmk) == "left", f"frame {i}"
+
+
+def test_box_helpers():
+    a = np.array([0, 0, 10, 10.0])
+    assert iou(a, a) == pytest.approx(1.0)
+    assert iou(a, a + [20, 0, 20, 0]) == 0.0
+    pts = np.array([[0, 0], [100, 0], [50, 120.0]])
+    box = box_from_landmarks(pts)
+    assert box[2] - box[0] == pytest.approx(box[3] - box[1])  # square

@@ -1,0 +1,141 @@
+"""`stccl prep` end to end on real clips arranged in MEAD's layout (symlinks in a temp folder)."""
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from stccl.data.store import PreparedClip, PreparedDataset
+from stccl.video import ffmpeg_exe, probe
+from stccl_cli.main import app
+
+runner = CliRunner()
+
+
+def _ffmpeg(*args):
+    subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", *args], check=True)
+
+
+def _mead(root, actor, emotion, level, sentence):
+    d = root / actor / "video" / "front" / emotion / f"level_{level}"
+    d.mkdir(parents=True, exist_ok=True)
+    return d / f"{sentence}.mp4"
+
+
+@pytest.fixture(scope="module")
+def mead_tree(shared_data, tmp_path_factory):
+    """W015 neutral 030, a re-timed copy of it as 'happy' 030 (a cross-emotion pair by
+    construction), M003 happy 024, a truncated M030 angry 016, and a text file named .mp4."""
+    tmp = tmp_path_factory.mktemp("mead")
+    root = tmp / "MEAD"
+    mead = shared_data / "mead"
+    _mead(root, "W015", "neutral", 1, "030").symlink_to(mead / "W015_level_1_neutral_030.mp4")
+    _ffmpeg("-i", str(mead / "W015_level_1_neutral_030.mp4"), "-filter_complex",
+            "[0:v]setpts=PTS/0.8,scale=960:540[v];[0:a]atempo=0.8[a]", "-map", "[v]", "-map", "[a]",
+            "-r", "25", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+            str(_mead(root, "W015", "happy", 3, "030")))
+    _mead(root, "M003", "happy", 1, "024").symlink_to(mead / "M003_level_1_happy_024.mp4")
+    full = tmp / "faststart.mp4"
+    _ffmpeg("-i", str(mead / "M030_level_3_angry_016.mp4"), "-c", "copy", "-movflags", "+faststart",
+            str(full))
+    data = full.read_bytes()
+    _mead(root, "M030", "angry", 3, "016").write_bytes(data[: int(len(data) * 0.6)])
+    _mead(root, "M030", "sad", 3, "001").write_text("this is not a video\n")
+    _mead(root, "M030", "angry", 3, "016").with_name("999.txt").write_text("ignored")
+    return root
+
+
+@pytest.fixture(scope="module")
+def prepared(mead_tree, tmp_path_factory):
+    out = tmp_path_factory.mktemp("prep") / "out"
+    src = mead_tree / "M003" / "video" / "front" / "happy" / "level_1" / "024.mp4"
+    before = src.read_bytes()
+    result = runner.invoke(app, ["prep", str(mead_tree), "-o", str(out), "--tracker", "dlib"])
+    assert src.read_bytes() == before
+    return out, result
+
+
+def test_exit_code_and_one_failure(prepared):
+    out, result = prepared
+    assert result.exit_code == 1, result.output
+    records = [json.loads(x) for x in (out / "index.jsonl").read_text().splitlines()]
+    failed = [r for r in records if r["status"] == "failed"]
+    assert [r["id"] for r in failed] == ["M030_front_sad_3_001"]
+    assert "\n" not in failed[0]["error"] and failed[0]["error"]
+    assert "M030_front_sad_3_001" in result.stderr
+    assert len(records) == 5
+
+
+def test_labels_and_faces(prepared):
+    out, _ = prepared
+    ds = PreparedDataset(out)
+    by_id = {r["id"]: r for r in ds.ok}
+    r = by_id["M003_front_happy_1_024"]
+    assert (r["actor"], r["emotion"], r["intensity"], r["sentence"], r["view"]) == \
+        ("M003", "happy", 1, "024", "front")
+    assert r["fps"] == 25 and r["has_audio"]
+    for rec in ds.ok:
+        assert rec["face_frames"] >= 0.95 * rec["frames"], rec
+
+
+def test_truncated_clip_prepared_from_readable_frames(prepared, shared_data):
+    out, _ = prepared
+    rec = PreparedDataset(out).clip("M030_front_angry_3_016").meta
+    full = probe(shared_data / "mead" / "M030_level_3_angry_016.mp4").frames
+    assert 0 < rec["frames"] < full
+
+
+def test_clip_arrays(prepared):
+    out, _ = prepared
+    clip = PreparedClip(out / "clips" / "M003_front_happy_1_024")
+    n = len(clip)
+    crop = clip.crop(n // 2)
+    assert crop.shape == (256, 256, 3) and crop.dtype == np.uint8 and crop.std() > 10
+    t = clip.track
+    assert t["landmarks"].shape == (n, 68, 2) and t["M"].shape == (n, 2, 3)
+    assert t["flags"].shape == (n,)
+    assert clip.mfcc.shape == (n, 13)
+    # aligned eyes sit at the same place in every crop, with the left eye left of the right eye
+    eyes = t["landmarks_aligned"][:, 36:42].mean(1)
+    assert np.nanstd(eyes, axis=0).max() < 3.0
+    assert (t["landmarks_aligned"][:, 36:42, 0].mean(1) < t["landmarks_aligned"][:, 42:48, 0].mean(1)).all()
+
+
+def test_pairs_recover_the_known_retiming(prepared):
+    out, _ = prepared
+    pairs = PreparedDataset(out).pairs
+    assert len(pairs) == 1
+    p = pairs[0]
+    assert (p["neutral"], p["other"], p["feature"]) == ("W015_front_neutral_1_030", "W015_front_happy_3_030", "mfcc")
+    path = np.array(p["path"])
+    err = np.abs(path[:, 1] - path[:, 0] / 0.8).mean()
+    assert err <= 2.0, err
+
+
+def test_rerun_redoes_nothing(prepared, mead_tree):
+    out, _ = prepared
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "clips").glob("*/meta.json")}
+    result = runner.invoke(app, ["prep", str(mead_tree), "-o", str(out), "--tracker", "dlib"])
+    assert result.exit_code == 1  # the failed clip is still failed
+    assert "skipping 5" in result.stderr
+    assert {p: p.stat().st_mtime_ns for p in (out / "clips").glob("*/meta.json")} == stamps
+
+
+def test_half_written_clip_is_not_finished(prepared, mead_tree, tmp_path):
+    import shutil
+
+    out, _ = prepared
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy, symlinks=True)
+    clip = copy / "clips" / "M003_front_happy_1_024"
+    # what a kill mid-clip leaves: a hidden temp folder, and no finished folder
+    clip.rename(clip.with_name(".M003_front_happy_1_024.tmp-host-1"))
+    (clip.with_name(".M003_front_happy_1_024.tmp-host-1") / "meta.json").unlink()
+    result = runner.invoke(app, ["prep", str(mead_tree), "-o", str(copy), "--tracker", "dlib",
+                                 "--shard", "1/2"])
+    # shard 1/2 of the 5 sorted ids: M003 happy (half-written -> redone), M030 sad (failed -> kept),
+    # W015 neutral (finished -> skipped)
+    assert "skipping 2" in result.stderr
+    assert (copy / "clips" / "M003_front_happy_1_024" / "meta.json").is_file()
