@@ -14,7 +14,9 @@ import logging
 import os
 import re
 import secrets
+import queue
 import subprocess
+import threading
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -216,7 +218,7 @@ def _tail_of(stream) -> str:
 
 
 class VideoReader:
-    """Streaming RGB decode; memory stays at one chunk whatever the video length.
+    """Streaming RGB decode; memory stays at a few chunks whatever the video length.
 
     A reader runs once: iterate it (chunks) or call `frames()` (single frames), not both.
     `start`/`end` are seconds; the window yields round((end - start) * fps) frames when the
@@ -225,17 +227,19 @@ class VideoReader:
     """
 
     def __init__(self, path, chunk: int = 16, start: float | None = None,
-                 end: float | None = None):
+                 end: float | None = None, info: VideoInfo | None = None):
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, got {chunk}")
         self.path = Path(path)
-        self.info = probe(self.path)
+        self.info = info if info is not None else probe(self.path)
         self.chunk = chunk
         self.start, self.limit = _window(self.info, start, end)
         self.frames_read = 0
         self._proc: subprocess.Popen | None = None
         self._stderr = None
         self._started = False
+        self._stop: threading.Event | None = None
+        self._thread: threading.Thread | None = None
 
     def __iter__(self) -> Iterator[np.ndarray]:
         if self._started:
@@ -255,11 +259,17 @@ class VideoReader:
             yield from block
 
     def close(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
         proc, self._proc = self._proc, None
         if proc is not None:
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if proc is not None:
             proc.stdout.close()
         if self._stderr is not None:
             self._stderr.close()
@@ -282,13 +292,45 @@ class VideoReader:
         return cmd + ["-s", size, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
 
     def _chunks(self) -> Iterator[np.ndarray]:
+        """Blocks decoded one step ahead by a thread, so ffmpeg decodes while the caller works."""
+        blocks: queue.Queue = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, args=(blocks,), daemon=True)
+        self._thread.start()
+        while True:
+            item = blocks.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            self.frames_read += len(item)
+            yield item
+
+    def _produce(self, blocks: queue.Queue) -> None:
+        try:
+            for block in self._read_blocks():
+                if not self._put(blocks, block):
+                    return
+            self._put(blocks, _END)
+        except BaseException as e:  # handed to the consumer, which raises it
+            self._put(blocks, e)
+
+    def _put(self, blocks: queue.Queue, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                blocks.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _read_blocks(self) -> Iterator[np.ndarray]:
         h, w = self.info.height, self.info.width
         while True:
             block = np.empty((self.chunk, h, w, 3), np.uint8)
             n = 0
             while n < self.chunk and _read_exact(self._proc.stdout, block[n]):
                 n += 1
-            self.frames_read += n
             if n:
                 yield block if n == self.chunk else block[:n]
             if n < self.chunk:
@@ -311,6 +353,9 @@ class VideoReader:
         if self.limit is not None:
             left = min(left, self.limit)
         return max(left, 0), 1
+
+
+_END = object()
 
 
 def _window(info: VideoInfo, start: float | None, end: float | None) -> tuple[float, int | None]:

@@ -139,3 +139,43 @@ def test_half_written_clip_is_not_finished(prepared, mead_tree, tmp_path):
     # W015 neutral (finished -> skipped)
     assert "skipping 2" in result.stderr
     assert (copy / "clips" / "M003_front_happy_1_024" / "meta.json").is_file()
+
+
+def test_folder_layout_with_workers(shared_data, tmp_path):
+    src = tmp_path / "clips"
+    (src / "happy").mkdir(parents=True)
+    (src / "misc").mkdir()
+    (src / "happy" / "a.mp4").symlink_to(shared_data / "wild" / "OzA6jRYjVQs_00004.mp4")
+    (src / "misc" / "b.mp4").symlink_to(shared_data / "mead-crops" / "contempt.mp4")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["prep", str(src), "-o", str(out), "--workers", "2", "--size", "128"])
+    assert result.exit_code == 0, result.output
+    ds = PreparedDataset(out)
+    emotions = {r["id"]: r["emotion"] for r in ds.ok}
+    assert emotions == {"happy__a": "happy", "misc__b": "unknown"}
+    clip = ds.clip("misc__b")
+    assert clip.crop(0).shape == (128, 128, 3)
+    assert clip.mfcc is None  # this clip has no audio
+    assert clip.meta["face_frames"] == len(clip)
+
+
+def test_ravdess_layout_pairs_by_statement(shared_data, tmp_path):
+    """A RAVDESS-named neutral take and a re-timed copy as 'sad' of the same statement pair up."""
+    src = tmp_path / "RAVDESS" / "Actor_01"
+    src.mkdir(parents=True)
+    clip = shared_data / "wild" / "d20.mp4"
+    _ffmpeg("-t", "3", "-i", str(clip), "-vf", "scale=240:240", "-c:v", "libx264", "-preset",
+            "ultrafast", "-c:a", "aac", str(src / "01-01-01-01-01-01-01.mp4"))
+    _ffmpeg("-t", "3", "-i", str(clip), "-filter_complex",
+            "[0:v]setpts=PTS/0.8,scale=240:240[v];[0:a]atempo=0.8[a]", "-map", "[v]", "-map", "[a]",
+            "-r", "25", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+            str(src / "01-01-04-02-01-01-01.mp4"))
+    (src / "03-01-04-02-01-01-01.wav").write_bytes(b"")  # audio-only modality: skipped
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["prep", str(tmp_path / "RAVDESS"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    ds = PreparedDataset(out)
+    assert len(ds.records) == 2
+    sad = next(r for r in ds.ok if r["emotion"] == "sad")
+    assert (sad["actor"], sad["intensity"], sad["sentence"], sad["layout"]) == ("Actor_01", 2, "01", "ravdess")
+    assert len(ds.pairs) == 1 and ds.pairs[0]["other"] == sad["id"]

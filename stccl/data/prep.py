@@ -7,6 +7,7 @@ resumable (finished clips are skipped), parallel (`workers`) and shardable (`sha
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -125,7 +126,9 @@ def _process(todo: list[ClipItem], root: Path, cfg: PrepConfig, emit: Event):
                 backend = make_backend(cfg.track.tracker, cfg.track.device)
             yield safe_prepare(item, root, cfg, backend, emit)
         return
-    with ProcessPoolExecutor(max_workers=cfg.workers, initializer=_worker_init) as pool:
+    # spawn, not fork: forking a process that holds threads (decoders, torch) can deadlock
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=cfg.workers, mp_context=ctx, initializer=_worker_init) as pool:
         futures = [pool.submit(_worker_prepare, item, root, cfg) for item in todo]
         for fut in as_completed(futures):
             yield fut.result()
@@ -179,7 +182,7 @@ def prepare_clip(item: ClipItem, root: Path, cfg: PrepConfig, backend,
         acc = _TrackArrays()
         stream = FaceStream(FaceTracker(backend, cfg.track), info.fps, cfg.track, cfg.align)
         blank = np.zeros((size, size, 3), np.uint8)
-        with VideoReader(item.path, chunk=16) as reader:
+        with VideoReader(item.path, chunk=8, info=info) as reader:
             for chunk in reader:
                 for frame in chunk:
                     for f, face in stream.push(frame):

@@ -90,7 +90,9 @@ def appearance_patch(frame: np.ndarray, box) -> np.ndarray | None:
     x1, y1 = min(int(np.ceil(box[2])), w), min(int(np.ceil(box[3])), h)
     if x1 - x0 < 4 or y1 - y0 < 4:
         return None
-    small = cv2.resize(frame[y0:y1, x0:x1], (_PATCH, _PATCH), interpolation=cv2.INTER_AREA)
+    step = max(1, min(x1 - x0, y1 - y0) // (4 * _PATCH))  # subsample big faces before averaging
+    roi = frame[y0:y1:step, x0:x1:step]
+    small = cv2.resize(roi, (_PATCH, _PATCH), interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
@@ -140,6 +142,7 @@ class FaceTracker:
     def reset(self) -> None:
         self._lmk: np.ndarray | None = None  # previous frame's landmarks while tracking
         self._patch: np.ndarray | None = None
+        self._next_patch: np.ndarray | None = None
         self._last_box: np.ndarray | None = None  # last known box of the followed face
         self._since = 0  # frames since the last detection check
         self._missed = 0  # consecutive frames without the face
@@ -161,6 +164,7 @@ class FaceTracker:
         moved_patch = appearance_patch(frame, box_from_landmarks(lmk))
         suspect = jumped(self._lmk, lmk) or similarity(self._patch, moved_patch) < _MIN_SIMILARITY
         if not (suspect or self._since >= self.cfg.detect_every):
+            self._next_patch = moved_patch
             return lmk
         found = self._confirm(frame, box)
         if found is None:
@@ -208,7 +212,8 @@ class FaceTracker:
     def _keep(self, frame: np.ndarray, lmk: np.ndarray) -> None:
         self._lmk = lmk
         self._last_box = box_from_landmarks(lmk)
-        self._patch = appearance_patch(frame, self._last_box)
+        patch, self._next_patch = self._next_patch, None
+        self._patch = patch if patch is not None else appearance_patch(frame, self._last_box)
         self._missed = 0
 
     def _lose(self) -> None:
