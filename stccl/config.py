@@ -64,6 +64,28 @@ class PrepConfig:
     align: AlignConfig = field(default_factory=AlignConfig)
 
 
+@dataclass
+class EditConfig:
+    """`stccl edit`: re-expression of a video."""
+
+    emotion: str = "happy"
+    intensity: float = 1.0  # 0 = unchanged, 1 = full, > 1 exaggerated
+    engine: str = "auto"  # auto | neural | warp
+    weights: str | None = None  # generator weights (safetensors); auto-found when None
+    prototypes: str | None = None  # warp engine prototypes (JSON); the shipped ones when None
+    start: float | None = None  # seconds; edit only from here (the rest passes through)
+    end: float | None = None
+    device: str = "auto"
+    batch: int = 8
+    ease: float = 0.32  # seconds over which the intensity ramps at face gaps and start/end
+    crop_size: int = 256
+    crf: int = 18
+    preset: str = "fast"
+    overwrite: bool = False
+    track: TrackConfig = field(default_factory=TrackConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
+
+
 def to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 

@@ -6,7 +6,7 @@ import typer
 
 from stccl import __version__
 
-from . import prep
+from . import edit, prep, train
 
 app = typer.Typer(
     name="stccl",
@@ -36,4 +36,6 @@ def main(
     """
 
 
+app.command("edit")(edit.edit)
 app.command("prep")(prep.prep)
+app.command("train")(train.train)

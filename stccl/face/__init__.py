@@ -19,10 +19,11 @@ from .smooth import (
     fill_gaps,
     smooth_track,
 )
-from .stream import FaceFrame, FaceStream
+from .stream import FaceFrame, FaceStream, track_video
 from .tracker import FaceTracker
 
 __all__ = [
+    "track_video",
     "FACE_DETECTED",
     "FACE_INTERPOLATED",
     "FACE_MISSING",

@@ -112,3 +112,27 @@ class FaceStream:
         if self.track_cfg.smooth:
             M = self._sim_smoother(M)
         return frame, FaceFrame(index, flag, lmk, M, invert(M))
+
+
+def track_video(path, backend=None, track_cfg: TrackConfig | None = None,
+                align_cfg: AlignConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Smoothed landmarks of a whole video: ((N,68,2) image px, NaN where no face; (N,) flags)."""
+    from ..video import VideoReader
+    from .backends import make_backend
+
+    track_cfg = track_cfg or TrackConfig()
+    backend = backend or make_backend(track_cfg.tracker, track_cfg.device)
+    lmks, flags = [], []
+
+    def keep(emitted: Emitted) -> None:
+        for _, face in emitted:
+            flags.append(face.flag)
+            lmks.append(np.full((68, 2), np.nan) if face.landmarks is None else face.landmarks)
+
+    with VideoReader(path, chunk=8) as reader:
+        stream = FaceStream(FaceTracker(backend, track_cfg), reader.info.fps, track_cfg, align_cfg)
+        for chunk in reader:
+            for frame in chunk:
+                keep(stream.push(frame))
+        keep(stream.finish())
+    return np.asarray(lmks, np.float32).reshape(-1, 68, 2), np.asarray(flags, np.uint8)

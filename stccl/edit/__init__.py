@@ -1,0 +1,1 @@
+"""Re-expression of videos: engines (warp, neural) and the streaming edit pipeline."""

@@ -1,0 +1,62 @@
+"""What every edit engine gives and takes.
+
+An engine works on aligned face crops and returns a *change*, not a finished image: a backward
+motion field and an optional colour change. The pipeline applies the motion field to the
+full-resolution frame (so unchanged detail is not resampled through the crop) and adds the
+colour change, which keeps pixels away from the face untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import InputError
+
+EMOTIONS = ("angry", "contempt", "disgusted", "fear", "happy", "neutral", "sad", "surprised")
+
+
+@dataclass
+class EngineOutput:
+    """flow: (B,2,S,S) float32 backward offsets in crop pixels, (x, y) order:
+    out(p) = in(p + flow(p)). delta: (B,3,S,S) float32 or None, a colour change in units of
+    [0,1] RGB, added after the warp."""
+
+    flow: torch.Tensor
+    delta: torch.Tensor | None = None
+
+
+class Engine(Protocol):
+    name: str
+    size: int | None  # crop size the engine needs; None = any
+
+    def __call__(self, crops: torch.Tensor, landmarks: torch.Tensor, emotion: str,
+                 intensity: torch.Tensor) -> EngineOutput:
+        """crops (B,3,S,S) float32 RGB in [0,1]; landmarks (B,68,2) float32 in crop pixels
+        (iBUG 68); emotion one of EMOTIONS; intensity (B,) float32 (0 = unchanged, 1 = full,
+        >1 exaggerated). Returns the change for each crop."""
+        ...
+
+
+def check_emotion(emotion: str) -> str:
+    e = emotion.strip().lower()
+    if e not in EMOTIONS:
+        raise InputError(f"unknown emotion {emotion!r}; choose one of {', '.join(EMOTIONS)}")
+    return e
+
+
+def apply_output(crops: torch.Tensor, out: EngineOutput) -> torch.Tensor:
+    """The edited crops (B,3,S,S): crops warped by out.flow, plus out.delta, clamped to [0,1]."""
+    b, _, h, w = crops.shape
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=crops.dtype, device=crops.device),
+                            torch.arange(w, dtype=crops.dtype, device=crops.device), indexing="ij")
+    gx = (xs + out.flow[:, 0]) * (2.0 / (w - 1)) - 1.0
+    gy = (ys + out.flow[:, 1]) * (2.0 / (h - 1)) - 1.0
+    grid = torch.stack([gx, gy], dim=-1)
+    warped = F.grid_sample(crops, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    if out.delta is not None:
+        warped = warped + out.delta
+    return warped.clamp(0.0, 1.0)

@@ -1,0 +1,157 @@
+"""The streaming edit: decode -> track -> align -> engine (batched) -> paste back -> encode.
+
+Memory stays constant with video length: frames are held only in the face stream's gap
+buffer, the ease look-ahead and one engine batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..config import EditConfig
+from ..errors import InputError, NoFaceError
+from ..face import FACE_MISSING, FaceStream, FaceTracker, transform_landmarks, warp_to_crop
+from ..video import VideoReader, VideoWriter, probe
+from .ease import EaseBuffer, window_factor
+from .engine import Engine, check_emotion
+from .paste import face_mask, paste_change
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]  # (frames done, frames total)
+
+
+@dataclass
+class EditSummary:
+    input: str
+    output: str
+    engine: str
+    emotion: str
+    intensity: float
+    frames: int = 0
+    face_frames: int = 0
+    edited_frames: int = 0
+    no_face_frames: int = 0
+    expected_frames: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class _Item:
+    frame: np.ndarray
+    face: object
+    alpha: float = 0.0
+
+
+def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine, backend,
+               on_progress: Progress | None = None) -> EditSummary:
+    """Re-express the face in `src` and write `out` (atomically). Returns what was done."""
+    t0 = time.perf_counter()
+    src, out = Path(src), Path(out)
+    emotion = check_emotion(cfg.emotion)
+    if not (cfg.intensity >= 0 and math.isfinite(cfg.intensity)):
+        raise InputError(f"intensity must be a number >= 0, got {cfg.intensity}")
+    info = probe(src)
+    first, last = _window(cfg, info)
+    summary = EditSummary(str(src), str(out), engine.name, emotion, cfg.intensity,
+                          expected_frames=info.expected_frames)
+    writer = VideoWriter(out, info.fps, info.width, info.height, audio_from=src, inputs=[src],
+                         overwrite=cfg.overwrite, crf=cfg.crf, preset=cfg.preset,
+                         rotation=info.rotation)
+    try:
+        run = _Run(cfg, engine, emotion, writer, summary, first, last)
+        stream = FaceStream(FaceTracker(backend, cfg.track), info.fps, cfg.track, cfg.align)
+        ease = EaseBuffer(round(cfg.ease * info.fps))
+        with VideoReader(src, chunk=8, info=info) as reader:
+            for chunk in reader:
+                for frame in chunk:
+                    run.take(ease, stream.push(frame))
+                if on_progress:
+                    on_progress(summary.frames + len(run.batch), info.expected_frames)
+            run.take(ease, stream.finish())
+            run.collect(ease.finish())
+            run.flush()
+        if summary.face_frames == 0:
+            raise NoFaceError(f"{src.name}: no face found in any of its {summary.frames} frames")
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _window(cfg: EditConfig, info) -> tuple[int | None, int | None]:
+    if cfg.start is not None and cfg.start < 0:
+        raise InputError(f"--start must be >= 0, got {cfg.start}")
+    if cfg.start is not None and cfg.start >= info.duration:
+        raise InputError(f"--start {cfg.start:g} s is past the end of the video ({info.duration:.2f} s)")
+    if cfg.end is not None and cfg.start is not None and cfg.end <= cfg.start:
+        raise InputError(f"--end ({cfg.end:g} s) must be after --start ({cfg.start:g} s)")
+    first = None if cfg.start is None else math.ceil(cfg.start * info.fps - 1e-6)
+    last = None if cfg.end is None else math.ceil(cfg.end * info.fps - 1e-6) - 1
+    return first, last
+
+
+class _Run:
+    def __init__(self, cfg: EditConfig, engine: Engine, emotion: str, writer: VideoWriter,
+                 summary: EditSummary, first: int | None, last: int | None):
+        self.cfg, self.engine, self.emotion, self.writer = cfg, engine, emotion, writer
+        self.summary, self.first, self.last = summary, first, last
+        self.size = engine.size or cfg.crop_size
+        self.batch: list[_Item] = []
+        self.ramp = 0
+
+    def take(self, ease: EaseBuffer, emitted) -> None:
+        self.ramp = ease.ramp
+        for frame, face in emitted:
+            self.collect(ease.push(_Item(frame, face), not face.flag & FACE_MISSING and face.M is not None))
+
+    def collect(self, eased) -> None:
+        for item, factor in eased:
+            index = item.face.index
+            item.alpha = self.cfg.intensity * factor * window_factor(index, self.first, self.last, self.ramp)
+            self.batch.append(item)
+            if len(self.batch) >= self.cfg.batch:
+                self.flush()
+
+    def flush(self) -> None:
+        todo = [it for it in self.batch if it.alpha > 0 and it.face.M is not None]
+        if todo:
+            self._edit(todo)
+        for it in self.batch:
+            has_face = it.face.M is not None and not it.face.flag & FACE_MISSING
+            self.summary.frames += 1
+            self.summary.face_frames += int(has_face)
+            self.summary.no_face_frames += int(not has_face)
+            self.writer.write(it.frame)
+        self.batch = []
+
+    @torch.inference_mode()
+    def _edit(self, items: list[_Item]) -> None:
+        size = self.size
+        crops = np.stack([warp_to_crop(it.frame, it.face.M, size) for it in items])
+        lmk = np.stack([transform_landmarks(it.face.landmarks, it.face.M) for it in items])
+        x = torch.from_numpy(crops).permute(0, 3, 1, 2).float().div_(255.0)
+        out = self.engine(x, torch.from_numpy(lmk).float(), self.emotion,
+                          torch.tensor([it.alpha for it in items], dtype=torch.float32))
+        flow = out.flow.float().permute(0, 2, 3, 1).cpu().numpy()
+        delta = None if out.delta is None else out.delta.float().permute(0, 2, 3, 1).cpu().numpy()
+        for k, it in enumerate(items):
+            mask = face_mask(lmk[k], size)
+            it.frame = paste_change(it.frame, it.face.M, np.ascontiguousarray(flow[k]),
+                                    None if delta is None else np.ascontiguousarray(delta[k]), mask)
+            self.summary.edited_frames += 1

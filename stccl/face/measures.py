@@ -1,0 +1,57 @@
+"""Expression and speech measures from 68-point landmarks, in units of inter-ocular distance.
+
+Shapes are first normalised: the eye centres' midpoint goes to the origin and the eye line is
+turned horizontal, so the measures do not depend on head position, size or roll.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_LEFT_EYE, _RIGHT_EYE = slice(36, 42), slice(42, 48)
+_INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
+
+
+def normalise(lmk: np.ndarray) -> np.ndarray:
+    """(..., 68, 2) -> same shape, eyes on the x axis, inter-ocular distance 1."""
+    lmk = np.asarray(lmk, np.float64)
+    left, right = lmk[..., _LEFT_EYE, :].mean(-2), lmk[..., _RIGHT_EYE, :].mean(-2)
+    centre = (left + right) / 2
+    d = right - left
+    iod = np.linalg.norm(d, axis=-1)
+    c, s = d[..., 0] / iod, d[..., 1] / iod
+    x = lmk[..., 0] - centre[..., None, 0]
+    y = lmk[..., 1] - centre[..., None, 1]
+    xr = (c[..., None] * x + s[..., None] * y) / iod[..., None]
+    yr = (-s[..., None] * x + c[..., None] * y) / iod[..., None]
+    return np.stack([xr, yr], axis=-1)
+
+
+def mouth_opening(lmk: np.ndarray) -> np.ndarray:
+    """Inner-lip opening per frame: mean |61-67|, |62-66|, |63-65| / IOD. (..., 68, 2) -> (...)."""
+    n = normalise(lmk)
+    return np.mean([np.linalg.norm(n[..., a, :] - n[..., b, :], axis=-1) for a, b in _INNER_LIP_PAIRS], axis=0)
+
+
+def expression(lmk: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-frame measures (y grows downwards, so 'raise' = minus y):
+
+    brow_raise: brows above the eye line; inner_brow_raise: points 21, 22 only;
+    lip_corner_lift: lip corners (48, 54) above the upper-lip centre (51), so a smile is up;
+    corner_asymmetry: right corner lift minus left corner lift (one-sided, e.g. contempt);
+    upper_lip_raise: upper-lip centre (51) towards the nose tip (33);
+    eye_opening: mean lid distance (37-41, 38-40, 43-47, 44-46).
+    """
+    n = normalise(lmk)
+    y = n[..., 1]
+    lift_l, lift_r = y[..., 51] - y[..., 48], y[..., 51] - y[..., 54]
+    lids = [(37, 41), (38, 40), (43, 47), (44, 46)]
+    return {
+        "brow_raise": -y[..., 17:27].mean(-1),
+        "inner_brow_raise": -y[..., [21, 22]].mean(-1),
+        "lip_corner_lift": (lift_l + lift_r) / 2,
+        "corner_asymmetry": lift_r - lift_l,
+        "upper_lip_raise": -(y[..., 51] - y[..., 33]),
+        "eye_opening": np.mean([y[..., b] - y[..., a] for a, b in lids], axis=0),
+        "mouth_opening": mouth_opening(lmk),
+    }

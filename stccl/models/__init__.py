@@ -1,0 +1,1 @@
+"""Models: generator (and later the correlation metric, discriminator, classifier)."""
