@@ -17,7 +17,7 @@ _BROWS = list(range(17, 27))
 _EYES = (slice(36, 42), slice(42, 48))
 
 
-def face_mask(landmarks: np.ndarray, size: int, grow: float = 0.35, feather: float = 0.3) -> np.ndarray:
+def face_mask(landmarks: np.ndarray, size: int, grow: float = 0.6, feather: float = 0.3) -> np.ndarray:
     """(size, size) float32 in [0,1]: the landmark hull, with the brows lifted `grow` IOD to
     take in the forehead, dilated and feathered over `feather` IOD. landmarks: (68,2) crop px."""
     pts = np.asarray(landmarks, np.float64).copy()

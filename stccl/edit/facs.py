@@ -1,0 +1,111 @@
+"""FACS action units as landmark displacements, and the emotion prototypes built from them.
+
+Units: inter-ocular distance (IOD), in the canonical face frame (eyes horizontal, x to the
+image right, y down). Indices are iBUG-68. Jaw points and the inner-lip opening are never
+moved (they carry the speech), so AU26 (jaw drop) and the lip-parting part of AU16 are left out.
+
+    python -m stccl.edit.facs     # rewrites stccl/edit/data/prototypes.json
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+# image-left / image-right halves
+L_BROW, R_BROW = (17, 18, 19, 20, 21), (26, 25, 24, 23, 22)  # outer -> inner
+L_CORNER, R_CORNER = (48, 60), (54, 64)
+
+
+def _au(moves: dict[tuple[int, ...], tuple[float, float]], mirror: bool = True) -> np.ndarray:
+    """Displacements from {points: (dx, dy)}; with mirror, the image-left points' dx is
+    mirrored onto the matching right points (dx > 0 means 'towards the face centre')."""
+    d = np.zeros((68, 2))
+    for points, (dx, dy) in moves.items():
+        for p in points:
+            d[p] = (dx, dy)
+    if mirror:
+        d = _mirror(d)
+    return d
+
+
+_PAIRS = [(17, 26), (18, 25), (19, 24), (20, 23), (21, 22), (36, 45), (37, 44), (38, 43),
+          (39, 42), (40, 47), (41, 46), (31, 35), (32, 34), (48, 54), (49, 53), (50, 52),
+          (59, 55), (58, 56), (60, 64), (61, 63), (67, 65)]
+
+
+def _mirror(d: np.ndarray) -> np.ndarray:
+    """Points given on the image-left side get the mirrored motion on the right side."""
+    out = d.copy()
+    for left, right in _PAIRS:
+        if np.any(d[left]) and not np.any(d[right]):
+            out[right] = (-d[left][0], d[left][1])
+    return out
+
+
+AUS: dict[str, np.ndarray] = {
+    # inner brow raiser
+    "AU1": _au({(21,): (0.0, -0.15), (20,): (0.0, -0.10), (19,): (0.0, -0.05)}),
+    # outer brow raiser
+    "AU2": _au({(17,): (0.0, -0.11), (18,): (0.0, -0.10), (19,): (0.0, -0.06), (20,): (0.0, -0.03)}),
+    # brow lowerer: brows down and together
+    "AU4": _au({(21,): (0.05, 0.09), (20,): (0.03, 0.08), (19,): (0.01, 0.07), (18,): (0.0, 0.05),
+                (17,): (0.0, 0.03)}),
+    # upper lid raiser
+    "AU5": _au({(37, 38): (0.0, -0.035)}),
+    # cheek raiser: lower lids pushed up, eyes narrow
+    "AU6": _au({(40, 41): (0.0, -0.035), (36,): (0.0, -0.012)}),
+    # lid tightener
+    "AU7": _au({(40, 41): (0.0, -0.03), (37, 38): (0.0, 0.012)}),
+    # nose wrinkler (with the upper lip it lifts)
+    "AU9": _au({(31,): (0.01, -0.05), (32,): (0.0, -0.05), (33,): (0.0, -0.04), (30,): (0.0, -0.02),
+                (50,): (0.0, -0.05), (51,): (0.0, -0.05), (49,): (0.0, -0.03), (21,): (0.02, 0.04),
+                (20,): (0.0, 0.03)}),
+    # lip corner puller: corners up and out
+    "AU12": _au({L_CORNER: (-0.07, -0.11), (49, 59): (-0.035, -0.055), (61, 67): (-0.02, -0.03),
+                 (50, 58): (-0.01, -0.02)}),
+    # dimpler, one-sided (image-right corner): contempt
+    "AU14R": _au({R_CORNER: (0.05, -0.08), (53, 55): (0.025, -0.04), (63, 65): (0.01, -0.02)},
+                 mirror=False),
+    # lip corner depressor
+    "AU15": _au({L_CORNER: (0.0, 0.10), (49, 59): (0.0, 0.05), (61, 67): (0.0, 0.02)}),
+    # lower lip depressor: only the corners' pull; the lip parting is left out
+    "AU16": _au({(59,): (0.0, 0.02)}),
+    # lip stretcher: corners sideways
+    "AU20": _au({L_CORNER: (-0.08, 0.025), (49, 59): (-0.04, 0.01)}),
+    # lip tightener: corners in
+    "AU23": _au({L_CORNER: (0.045, 0.0), (49, 59): (0.02, 0.0)}),
+}
+
+EMOTION_AUS: dict[str, list[str]] = {
+    "angry": ["AU4", "AU5", "AU7", "AU23"],
+    "contempt": ["AU14R"],
+    "disgusted": ["AU9", "AU15", "AU16"],
+    "fear": ["AU1", "AU2", "AU4", "AU5", "AU20"],
+    "happy": ["AU6", "AU12"],
+    "neutral": [],
+    "sad": ["AU1", "AU4", "AU15"],
+    "surprised": ["AU1", "AU2", "AU5"],
+}
+
+
+def facs_prototypes() -> dict:
+    """The prototypes file's content, built from EMOTION_AUS."""
+    emotions = {}
+    for emotion, aus in EMOTION_AUS.items():
+        d = sum((AUS[a] for a in aus), np.zeros((68, 2)))
+        emotions[emotion] = {"aus": aus, "displacement": np.round(d, 4).tolist()}
+    return {
+        "format": "stccl-prototypes", "version": 1, "source": "facs",
+        "units": "inter-ocular distance, canonical face frame (eyes horizontal, x right, y down)",
+        "emotions": emotions,
+    }
+
+
+PACKAGED = Path(__file__).with_name("data") / "prototypes.json"
+
+if __name__ == "__main__":
+    PACKAGED.write_text(json.dumps(facs_prototypes(), indent=1) + "\n")
+    print(f"wrote {PACKAGED}")

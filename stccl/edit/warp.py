@@ -1,0 +1,185 @@
+"""The training-free engine: a landmark-driven thin-plate-spline warp by emotion prototypes.
+
+Each emotion has a displacement prototype for the 68 landmarks (in inter-ocular distances,
+canonical face frame; see weights/PROTOTYPES.md). For every frame the prototype is turned and
+scaled to the face, multiplied by the intensity, and a thin-plate spline through the moved
+landmarks and fixed anchors (jaw, forehead ring, crop border) gives a dense motion field.
+Upper and lower lip points always move together, so the lip opening - the speech - is kept
+exactly, and the jaw never moves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import DataError, InputError
+from ..face.measures import mouth_opening, normalise
+from .engine import EMOTIONS, EngineOutput, check_emotion
+from .facs import PACKAGED, facs_prototypes
+from .tps import tps_eval, tps_fit
+
+PROTOTYPES_FILE = "prototypes.json"
+LIP_PAIRS = ((61, 67), (62, 66), (63, 65), (50, 58), (51, 57), (52, 56))
+JAW = range(0, 17)
+
+
+def find_prototypes(explicit: str | Path | None = None) -> Path:
+    """explicit path -> ./weights/prototypes.json -> $STCCL_WEIGHTS/prototypes.json -> shipped."""
+    if explicit is not None:
+        p = Path(explicit)
+        if not p.is_file():
+            raise InputError(f"prototypes file not found: {p}")
+        return p
+    candidates = [Path("weights") / PROTOTYPES_FILE]
+    if os.environ.get("STCCL_WEIGHTS"):
+        candidates.append(Path(os.environ["STCCL_WEIGHTS"]) / PROTOTYPES_FILE)
+    return next((c for c in candidates if c.is_file()), PACKAGED)
+
+
+def load_prototypes(source: str | Path | dict | None = None) -> dict[str, np.ndarray]:
+    """{emotion: (68,2) displacement in IOD units}, lip/jaw constraints applied."""
+    data = source if isinstance(source, dict) else _read(find_prototypes(source))
+    try:
+        emotions = data["emotions"]
+        out = {e: constrain(np.asarray(emotions[e]["displacement"], np.float64)) for e in EMOTIONS}
+    except (KeyError, TypeError, ValueError) as e:
+        raise DataError(f"prototypes: malformed ({type(e).__name__}: {e})") from None
+    if any(d.shape != (68, 2) for d in out.values()):
+        raise DataError("prototypes: each displacement must be 68 x 2")
+    return out
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise DataError(f"{path}: cannot read prototypes ({e})") from None
+
+
+def constrain(d: np.ndarray) -> np.ndarray:
+    """Give each upper/lower lip pair the same motion and keep the jaw still."""
+    d = d.copy()
+    for a, b in LIP_PAIRS:
+        d[a] = d[b] = (d[a] + d[b]) / 2
+    d[list(JAW)] = 0.0
+    return d
+
+
+def target_landmarks(landmarks: torch.Tensor, displacement: torch.Tensor,
+                     intensity: torch.Tensor) -> torch.Tensor:
+    """(B,68,2) crop px + (68,2) IOD-unit prototype x (B,) intensity -> moved (B,68,2)."""
+    left, right = landmarks[:, 36:42].mean(1), landmarks[:, 42:48].mean(1)
+    eye = right - left
+    iod = eye.norm(dim=-1, keepdim=True)
+    c, s = (eye / iod).unbind(-1)
+    rot = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)  # (B,2,2)
+    d = torch.einsum("bij,nj->bni", rot, displacement.to(landmarks))
+    return landmarks + d * (iod * intensity[:, None])[:, :, None]
+
+
+def anchors(landmarks: torch.Tensor, size: int, per_side: int = 8) -> torch.Tensor:
+    """Fixed points (B,K,2): the brows lifted 0.8 IOD (a forehead ring) and the crop border."""
+    left, right = landmarks[:, 36:42].mean(1), landmarks[:, 42:48].mean(1)
+    iod = (right - left).norm(dim=-1, keepdim=True)
+    up = (left + right) / 2 - landmarks[:, 48:60].mean(1)
+    up = up / up.norm(dim=-1, keepdim=True)
+    ring = landmarks[:, 17:27] + (0.8 * iod * up)[:, None]
+    t = torch.linspace(0, size - 1, per_side + 1, dtype=landmarks.dtype, device=landmarks.device)[:-1]
+    lo, hi = torch.zeros_like(t), torch.full_like(t, size - 1)
+    border = torch.cat([torch.stack(p, -1) for p in [(t, lo), (hi, t), (t.flip(0), hi), (lo, t.flip(0))]])
+    return torch.cat([ring, border.expand(len(landmarks), -1, -1)], 1)
+
+
+class WarpEngine:
+    """Training-free engine (see the module docstring). Implements stccl.edit.engine.Engine."""
+
+    name = "warp"
+    size = None
+
+    def __init__(self, prototypes: str | Path | dict | None = None, device: str = "cpu", grid: int = 64):
+        self.prototypes = {e: torch.tensor(d, dtype=torch.float32)
+                           for e, d in load_prototypes(prototypes).items()}
+        self.device = torch.device(device)
+        self.grid = grid
+
+    @torch.no_grad()
+    def __call__(self, crops: torch.Tensor, landmarks: torch.Tensor, emotion: str,
+                 intensity: torch.Tensor) -> EngineOutput:
+        b, _, h, w = crops.shape
+        size = h
+        lmk = landmarks.to(self.device, torch.float64)
+        moved = target_landmarks(lmk, self.prototypes[check_emotion(emotion)].double(),
+                                 intensity.to(self.device, torch.float64))
+        fixed = anchors(lmk, size)
+        src = torch.cat([lmk, fixed], 1)
+        dst = torch.cat([moved, fixed], 1)
+        scale = (size - 1) / 2
+        centers = dst / scale - 1
+        weights, affine = tps_fit(centers, (src - dst) / scale, reg=1e-4)
+        g = torch.linspace(-1, 1, self.grid, dtype=torch.float64, device=self.device)
+        gy, gx = torch.meshgrid(g, g, indexing="ij")
+        pts = torch.stack([gx, gy], -1).reshape(1, -1, 2).expand(b, -1, -1)
+        off = tps_eval(pts, centers, weights, affine) * scale
+        off = off.reshape(b, self.grid, self.grid, 2).permute(0, 3, 1, 2).float()
+        flow = F.interpolate(off, size=(h, w), mode="bilinear", align_corners=True)
+        return EngineOutput(flow=flow.to(crops.device))
+
+
+def refit_prototypes(dataset_root: str | Path, min_pairs: int = 1) -> dict:
+    """Prototypes refit from a prepared dataset's cross-emotion pairs (same file format).
+
+    Per pair, along the DTW path: the displacement emotional - neutral of the normalised
+    shapes, regressed on the lip-opening difference; the intercept (the displacement at equal
+    opening) is the pair's estimate, so the speech component drops out. Averaged per emotion.
+    """
+    from ..data.store import PreparedDataset
+
+    ds = PreparedDataset(dataset_root)
+    per_emotion: dict[str, list[np.ndarray]] = {}
+    for pair in ds.pairs:
+        est = _pair_displacement(ds, pair)
+        if est is not None:
+            per_emotion.setdefault(pair["emotion"], []).append(est)
+    out = facs_prototypes()
+    out.update(source="refit", pairs={}, kept_facs=[])
+    for emotion in EMOTIONS:
+        ests = per_emotion.get(emotion, [])
+        out["pairs"][emotion] = len(ests)
+        if emotion == "neutral":
+            continue
+        if len(ests) < min_pairs:
+            out["kept_facs"].append(emotion)
+            continue
+        d = constrain(np.mean(ests, axis=0))
+        out["emotions"][emotion] = {"aus": [], "displacement": np.round(d, 4).tolist()}
+    return out
+
+
+def _pair_displacement(ds, pair: dict) -> np.ndarray | None:
+    a = ds.clip(pair["neutral"]).track["landmarks_aligned"]
+    b = ds.clip(pair["other"]).track["landmarks_aligned"]
+    path = np.asarray(pair["path"], int)
+    la, lb = a[path[:, 0]], b[path[:, 1]]
+    ok = np.isfinite(la).all((1, 2)) & np.isfinite(lb).all((1, 2))
+    if ok.sum() < 3:
+        return None
+    la, lb = la[ok], lb[ok]
+    d = (normalise(lb) - normalise(la)).reshape(len(la), -1)
+    dopen = mouth_opening(lb) - mouth_opening(la)
+    x = np.stack([np.ones_like(dopen), dopen], 1)
+    coef, *_ = np.linalg.lstsq(x, d, rcond=None)
+    return coef[0].reshape(68, 2)
+
+
+def save_prototypes(protos: dict, path: str | Path) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.write_text(json.dumps(protos, indent=1) + "\n")
+    os.replace(tmp, path)

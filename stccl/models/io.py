@@ -1,0 +1,87 @@
+"""Self-describing weights: safetensors files whose metadata hold the config to rebuild the model.
+
+Metadata keys: format="stccl", kind (e.g. "generator"), config (JSON of the dataclass),
+stccl_version, plus any extra JSON values. Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import __version__
+from ..config import to_dict
+from ..errors import WeightsError
+
+
+def find_weights(name: str, explicit: str | Path | None = None) -> Path | None:
+    """explicit path -> ./weights/<name> -> $STCCL_WEIGHTS/<name> -> torch hub checkpoints/<name>."""
+    if explicit is not None:
+        p = Path(explicit)
+        return p if p.is_file() else None
+    candidates = [Path("weights") / name]
+    if os.environ.get("STCCL_WEIGHTS"):
+        candidates.append(Path(os.environ["STCCL_WEIGHTS"]) / name)
+    candidates.append(Path(torch.hub.get_dir()) / "checkpoints" / name)
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def save_model(model: torch.nn.Module, cfg: Any, path: str | Path, *, kind: str,
+               extra: dict | None = None) -> None:
+    """Write `model`'s weights and `cfg` to a safetensors file, atomically."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    meta = {"format": "stccl", "kind": kind, "config": json.dumps(to_dict(cfg)),
+            "stccl_version": __version__}
+    meta.update({k: json.dumps(v) for k, v in (extra or {}).items()})
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        save_file(state, str(tmp), metadata=meta)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The metadata of an stccl safetensors file, with `config` parsed."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+    except Exception as e:  # safetensors raises several types for a file that is not its format
+        raise WeightsError(f"{path}: not a safetensors file ({type(e).__name__})") from None
+    if meta.get("format") != "stccl" or "config" not in meta:
+        raise WeightsError(f"{path}: not an stccl weights file (no stccl metadata)")
+    meta["config"] = json.loads(meta["config"])
+    return meta
+
+
+def load_state(path: str | Path, model: torch.nn.Module, device: str | torch.device = "cpu") -> None:
+    """Load weights into `model` strictly; errors name the missing/unexpected keys."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(path), device=str(device))
+    result = model.load_state_dict(state, strict=False)
+    problems = []
+    if result.missing_keys:
+        problems.append(f"missing keys {_few(result.missing_keys)}")
+    if result.unexpected_keys:
+        problems.append(f"unexpected keys {_few(result.unexpected_keys)}")
+    if problems:
+        raise WeightsError(f"{path}: weights do not fit the model: {'; '.join(problems)}")
+
+
+def _few(keys: list[str], n: int = 3) -> str:
+    more = f" (+{len(keys) - n} more)" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more
