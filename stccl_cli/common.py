@@ -82,7 +82,7 @@ def resolve_config(defaults: Any, config_file: Any, given: dict[str, Any]) -> An
     return overlay(cfg, given, "option")
 
 
-def make_progress() -> Progress:
+def make_progress(transient: bool = False) -> Progress:
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -91,5 +91,5 @@ def make_progress() -> Progress:
         TextColumn("eta"),
         TimeRemainingColumn(),
         console=err_console,
-        transient=False,
+        transient=transient,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Optional
 
@@ -15,11 +14,9 @@ from stccl.edit.editor import Editor, default_output, is_edit_output
 from stccl.edit.engine import check_emotion
 from stccl.edit.preview import write_preview
 from stccl.errors import InputError, StcclError
+from stccl.video import probe
 
 from .common import CONFIG_OPTION, VERBOSE_OPTION, cli_errors, console, make_progress, one_line, resolve_config
-
-log = logging.getLogger("stccl")
-
 
 @cli_errors
 def edit(
@@ -35,6 +32,8 @@ def edit(
     engine: Optional[str] = typer.Option(
         None, "--engine", help="auto | neural | warp  [default: auto: neural when weights are found]"),
     weights: Optional[Path] = typer.Option(None, "--weights", help="Generator weights (.safetensors)."),
+    prototypes: Optional[Path] = typer.Option(
+        None, "--prototypes", help="Warp-engine prototypes (JSON; see weights/PROTOTYPES.md)."),
     start: Optional[float] = typer.Option(None, "--start", help="Edit from this time (s) on."),
     end: Optional[float] = typer.Option(None, "--end", help="Edit up to this time (s)."),
     face: Optional[int] = typer.Option(None, "--face", help="Which face when several: 0 = largest."),
@@ -62,6 +61,8 @@ def edit(
                                          start=start, end=end, device=device).items() if v is not None}
     if weights is not None:
         given["weights"] = str(weights)
+    if prototypes is not None:
+        given["prototypes"] = str(prototypes)
     if overwrite:
         given["overwrite"] = True
     track = {k: v for k, v in dict(tracker=tracker, face=face).items() if v is not None}
@@ -75,8 +76,6 @@ def edit(
     if out_dir is not None:
         _ensure_dir(out_dir)
     editor = Editor(config=cfg)
-    if editor.notice:
-        console.print(f"[yellow]note:[/] {editor.notice}", highlight=False)
     results = _run(editor, files, out, out_dir, cfg, preview)
     if len(files) == 1 and results[0][1] is not None:
         raise StcclError(results[0][1])
@@ -115,27 +114,40 @@ def _ensure_dir(d: Path) -> None:
 def _run(editor: Editor, files: list[Path], out: Path | None, out_dir: Path | None,
          cfg: EditConfig, preview: bool):
     results = []
-    with make_progress() as progress:
-        overall = progress.add_task("files", total=len(files), visible=len(files) > 1)
+    progress = make_progress(transient=True)  # the summary table replaces the bars
+    overall = progress.add_task("files", total=len(files), visible=len(files) > 1)
+    try:
         for src in files:
-            target = out or default_output(src, cfg.emotion, out_dir)
-            task = progress.add_task(f"  {src.name}", total=None)
-
-            def on_progress(done: int, total: int, task=task) -> None:
-                progress.update(task, completed=done, total=total)
-
             try:
-                summary = editor.edit(src, out=target, on_progress=on_progress)
-                progress.update(task, completed=summary.frames, total=summary.frames)
-                if preview:
-                    write_preview(src, target, target.with_suffix(".preview.png"))
-                results.append((src, None, summary))
+                probe(src)  # bad files fail here, before any bar or notice is shown
+                if not progress.live.is_started:
+                    if editor.notice:
+                        console.print(f"[yellow]note:[/] {editor.notice}", highlight=False)
+                    progress.start()
+                results.append((src, None, _edit_one(editor, src, out, out_dir, cfg, preview, progress)))
             except StcclError as e:
                 results.append((src, one_line(e), None))
                 if len(files) > 1:
                     progress.console.print(f"[red]failed[/] {src}: {one_line(e)}", highlight=False)
             progress.advance(overall)
+    finally:
+        if progress.live.is_started:
+            progress.stop()
     return results
+
+
+def _edit_one(editor, src, out, out_dir, cfg, preview, progress):
+    target = out or default_output(src, cfg.emotion, out_dir)
+    task = progress.add_task(f"  {src.name}", total=None)
+
+    def on_progress(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+
+    summary = editor.edit(src, out=target, on_progress=on_progress)
+    progress.update(task, completed=summary.frames, total=summary.frames)
+    if preview:
+        write_preview(src, target, target.with_suffix(".preview.png"))
+    return summary
 
 
 def _print_summary(results) -> None:

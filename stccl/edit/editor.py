@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 from pathlib import Path
 
 from ..config import EditConfig
@@ -15,8 +14,6 @@ from ..errors import InputError
 from ..face import make_backend
 from .engine import EMOTIONS, Engine, check_emotion
 from .pipeline import EditSummary, Progress, edit_video
-
-log = logging.getLogger(__name__)
 
 GENERATOR_FILE = "generator.safetensors"
 ENGINES = ("auto", "neural", "warp")
@@ -73,9 +70,7 @@ class Editor:
         if config is None or tracker != "auto":
             cfg.track = dataclasses.replace(cfg.track, tracker=tracker)
         self.config = cfg
-        self.engine, self.notice = make_engine(cfg)
-        if self.notice:
-            log.info(self.notice)
+        self.engine, self.notice = make_engine(cfg)  # notice: why auto chose warp, or None
         self._backend = None
 
     @property

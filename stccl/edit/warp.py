@@ -84,13 +84,13 @@ def target_landmarks(landmarks: torch.Tensor, displacement: torch.Tensor,
     return landmarks + d * (iod * intensity[:, None])[:, :, None]
 
 
-def anchors(landmarks: torch.Tensor, size: int, per_side: int = 8) -> torch.Tensor:
-    """Fixed points (B,K,2): the brows lifted 0.8 IOD (a forehead ring) and the crop border."""
+def anchors(landmarks: torch.Tensor, size: int, per_side: int = 16) -> torch.Tensor:
+    """Fixed points (B,K,2): the brows lifted 0.6 IOD (a forehead ring) and the crop border."""
     left, right = landmarks[:, 36:42].mean(1), landmarks[:, 42:48].mean(1)
     iod = (right - left).norm(dim=-1, keepdim=True)
     up = (left + right) / 2 - landmarks[:, 48:60].mean(1)
     up = up / up.norm(dim=-1, keepdim=True)
-    ring = landmarks[:, 17:27] + (0.8 * iod * up)[:, None]
+    ring = landmarks[:, 17:27] + (0.6 * iod * up)[:, None]
     t = torch.linspace(0, size - 1, per_side + 1, dtype=landmarks.dtype, device=landmarks.device)[:-1]
     lo, hi = torch.zeros_like(t), torch.full_like(t, size - 1)
     border = torch.cat([torch.stack(p, -1) for p in [(t, lo), (hi, t), (t.flip(0), hi), (lo, t.flip(0))]])
@@ -123,10 +123,10 @@ class WarpEngine:
         scale = (size - 1) / 2
         centers = dst / scale - 1
         weights, affine = tps_fit(centers, (src - dst) / scale, reg=1e-4)
-        g = torch.linspace(-1, 1, self.grid, dtype=torch.float64, device=self.device)
+        g = torch.linspace(-1, 1, self.grid, device=self.device)
         gy, gx = torch.meshgrid(g, g, indexing="ij")
         pts = torch.stack([gx, gy], -1).reshape(1, -1, 2).expand(b, -1, -1)
-        off = tps_eval(pts, centers, weights, affine) * scale
+        off = tps_eval(pts, centers.float(), weights.float(), affine.float()) * scale
         off = off.reshape(b, self.grid, self.grid, 2).permute(0, 3, 1, 2).float()
         flow = F.interpolate(off, size=(h, w), mode="bilinear", align_corners=True)
         return EngineOutput(flow=flow.to(crops.device))

@@ -39,7 +39,7 @@ def expression(lmk: np.ndarray) -> dict[str, np.ndarray]:
     brow_raise: brows above the eye line; inner_brow_raise: points 21, 22 only;
     lip_corner_lift: lip corners (48, 54) above the upper-lip centre (51), so a smile is up;
     corner_asymmetry: right corner lift minus left corner lift (one-sided, e.g. contempt);
-    upper_lip_raise: upper-lip centre (51) towards the nose tip (33);
+    upper_lip_raise: upper-lip centre (51) towards the eye line;
     eye_opening: mean lid distance (37-41, 38-40, 43-47, 44-46).
     """
     n = normalise(lmk)
@@ -51,7 +51,7 @@ def expression(lmk: np.ndarray) -> dict[str, np.ndarray]:
         "inner_brow_raise": -y[..., [21, 22]].mean(-1),
         "lip_corner_lift": (lift_l + lift_r) / 2,
         "corner_asymmetry": lift_r - lift_l,
-        "upper_lip_raise": -(y[..., 51] - y[..., 33]),
+        "upper_lip_raise": -y[..., 51],
         "eye_opening": np.mean([y[..., b] - y[..., a] for a, b in lids], axis=0),
         "mouth_opening": mouth_opening(lmk),
     }

@@ -85,3 +85,17 @@ def load_state(path: str | Path, model: torch.nn.Module, device: str | torch.dev
 def _few(keys: list[str], n: int = 3) -> str:
     more = f" (+{len(keys) - n} more)" if len(keys) > n else ""
     return ", ".join(keys[:n]) + more
+
+
+def load_generator(path: str | Path, device: str | torch.device = "cpu"):
+    """(Generator, GeneratorConfig, metadata) rebuilt from an stccl safetensors file."""
+    from ..config import from_dict
+    from .generator import Generator, GeneratorConfig
+
+    meta = read_metadata(path)
+    if meta.get("kind") != "generator":
+        raise WeightsError(f"{path}: holds a {meta.get('kind')!r} model, not a generator")
+    cfg = from_dict(GeneratorConfig, meta["config"], f"{path} config")
+    model = Generator(cfg)
+    load_state(path, model, device)
+    return model.to(device).eval(), cfg, meta

@@ -1,0 +1,62 @@
+"""The neural engine: the trained generator (stccl.models.generator) behind the Engine interface."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import InputError
+from ..models.generator import warp
+from ..models.io import load_generator
+from .engine import EMOTIONS, EngineOutput, check_emotion
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise InputError(f"unknown device {device!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device {device!r} asked for, but CUDA is not available here")
+    return dev
+
+
+class NeuralEngine:
+    """Implements stccl.edit.engine.Engine with a generator loaded from safetensors."""
+
+    name = "neural"
+
+    def __init__(self, weights: str | Path, device: str = "auto"):
+        self.device = resolve_device(device)
+        self.model, self.config, self.metadata = load_generator(weights, self.device)
+        if self.device.type == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.size = self.config.size
+
+    @torch.inference_mode()
+    def __call__(self, crops: torch.Tensor, landmarks: torch.Tensor, emotion: str,
+                 intensity: torch.Tensor) -> EngineOutput:
+        s_in = crops.shape[-1]
+        x = crops.to(self.device)
+        if s_in != self.size:
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True,
+                              align_corners=False)
+        e = torch.full((len(x),), EMOTIONS.index(check_emotion(emotion)), device=self.device)
+        a = intensity.to(self.device, torch.float32)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            out = self.model(x, e, a)
+        flow, mask, color = out["flow"].float(), out["mask"].float(), out["color"].float()
+        delta = mask * (color - warp(x, flow))
+        if s_in != self.size:
+            flow = F.interpolate(flow, size=(s_in, s_in), mode="bilinear", align_corners=True) * (
+                (s_in - 1) / (self.size - 1))
+            delta = F.interpolate(delta, size=(s_in, s_in), mode="bilinear", align_corners=False)
+        return EngineOutput(flow=flow.to(crops.device), delta=delta.to(crops.device))

@@ -1,0 +1,157 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from stccl.edit.engine import EMOTIONS, apply_output
+from stccl.edit.facs import facs_prototypes
+from stccl.edit.paste import face_mask
+from stccl.edit.tps import tps_eval, tps_fit
+from stccl.edit.warp import (
+    WarpEngine,
+    find_prototypes,
+    load_prototypes,
+    refit_prototypes,
+    save_prototypes,
+    target_landmarks,
+)
+from stccl.errors import DataError, InputError
+from stccl.face.align import template
+from stccl.face.measures import mouth_opening
+
+S = 256
+
+
+def mean_face(open_mouth: float = 0.0) -> np.ndarray:
+    """A plausible 68-point face in crop pixels around the alignment template."""
+    rng = np.random.default_rng(0)
+    t = template(S)
+    iod = t[1, 0] - t[0, 0]
+    pts = np.zeros((68, 2))
+    pts[0:17] = np.stack([np.linspace(0.22, 0.78, 17) * S, 0.45 * S + 0.35 * S * np.sin(np.linspace(0, np.pi, 17))], 1)
+    pts[17:22] = np.stack([np.linspace(0.27, 0.45, 5) * S, np.full(5, 0.28 * S)], 1)
+    pts[22:27] = np.stack([np.linspace(0.55, 0.73, 5) * S, np.full(5, 0.28 * S)], 1)
+    pts[27:36] = np.stack([np.full(9, 0.5 * S), np.linspace(0.36, 0.55, 9) * S], 1)
+    for k, cx in ((36, t[0, 0]), (42, t[1, 0])):
+        ang = np.linspace(np.pi, -np.pi, 7)[:6]
+        pts[k:k + 6] = np.stack([cx + 0.18 * iod * np.cos(ang), t[0, 1] - 0.06 * iod * np.sin(ang)], 1)
+    my = t[2, 1]
+    ang = np.linspace(np.pi, -np.pi, 13)[:12]
+    pts[48:60] = np.stack([0.5 * S + 0.22 * S * np.cos(ang) * 0.5, my - 0.03 * S * np.sin(ang)], 1)
+    ang = np.linspace(np.pi, -np.pi, 9)[:8]
+    pts[60:68] = np.stack([0.5 * S + 0.08 * S * np.cos(ang), my - (0.01 + open_mouth) * S * np.sin(ang)], 1)
+    return pts + rng.normal(0, 0.3, pts.shape)
+
+
+def _engine_out(emotion, intensity, lmk=None):
+    eng = WarpEngine()
+    lmk = torch.tensor(mean_face() if lmk is None else lmk, dtype=torch.float32)[None]
+    return eng, lmk, eng(torch.rand(1, 3, S, S), lmk, emotion, torch.tensor([intensity]))
+
+
+def test_zero_intensity_and_neutral_do_nothing():
+    for emotion, a in (("happy", 0.0), ("neutral", 1.0)):
+        _, _, out = _engine_out(emotion, a)
+        assert out.flow.abs().max() < 1e-4 and out.delta is None
+    x = torch.rand(2, 3, 32, 32)
+    from stccl.edit.engine import EngineOutput
+
+    assert torch.allclose(apply_output(x, EngineOutput(torch.zeros(2, 2, 32, 32))), x, atol=1e-5)
+
+
+def test_tps_interpolates_and_reproduces_affine():
+    c = torch.rand(1, 20, 2, dtype=torch.float64) * 2 - 1
+    v = torch.randn(1, 20, 2, dtype=torch.float64)
+    w, a = tps_fit(c, v)
+    assert torch.allclose(tps_eval(c, c, w, a), v, atol=1e-8)
+    affine = c @ torch.tensor([[1.2, 0.1], [-0.3, 0.9]], dtype=torch.float64) + 0.5
+    w, a = tps_fit(c, affine)
+    x = torch.rand(1, 50, 2, dtype=torch.float64)
+    assert torch.allclose(tps_eval(x, c, w, a), x @ torch.tensor([[1.2, 0.1], [-0.3, 0.9]], dtype=torch.float64) + 0.5, atol=1e-8)
+
+
+@pytest.mark.parametrize("emotion", [e for e in EMOTIONS if e != "neutral"])
+def test_flow_moves_landmarks_to_targets(emotion):
+    eng, lmk, out = _engine_out(emotion, 1.0)
+    moved = target_landmarks(lmk.double(), eng.prototypes[emotion].double(), torch.ones(1, dtype=torch.float64))[0]
+    flow = out.flow[0]
+    errors = []
+    for p, q in zip(lmk[0], moved.float()):
+        x, y = q.round().long().clamp(0, S - 1)
+        # backward flow: the source pixel of target q is q + flow(q) ~ p (read at the rounded
+        # pixel, from a field evaluated on a 64 x 64 grid)
+        errors.append((q + flow[:, y, x] - p).norm().item())
+    assert np.mean(errors) < 0.75 and np.max(errors) < 4.0, (np.mean(errors), np.max(errors))
+    # what reaches the frame is the flow under the paste mask: nothing near the crop border
+    mask = torch.from_numpy(face_mask(lmk[0].numpy(), S))
+    masked = flow * mask
+    border = int(0.08 * S)
+    edge = torch.cat([masked[:, :border].flatten(), masked[:, -border:].flatten(),
+                      masked[:, :, :border].flatten(), masked[:, :, -border:].flatten()])
+    assert edge.abs().max() < 0.5
+
+
+@pytest.mark.parametrize("intensity", [0.5, 1.0, 2.0])
+def test_lip_opening_and_jaw_kept_exactly(intensity):
+    eng = WarpEngine()
+    for opening in (0.0, 0.04):
+        lmk = torch.tensor(mean_face(opening), dtype=torch.float64)[None]
+        for emotion in EMOTIONS:
+            moved = target_landmarks(lmk, eng.prototypes[emotion].double(), torch.tensor([intensity], dtype=torch.float64))
+            assert mouth_opening(moved.numpy()) == pytest.approx(mouth_opening(lmk.numpy()), abs=1e-9)
+            assert torch.equal(moved[0, :17], lmk[0, :17])
+
+
+def test_prototypes_file_and_lookup(tmp_path, monkeypatch):
+    shipped = find_prototypes()
+    assert json.loads(shipped.read_text())["emotions"]["happy"]["aus"]
+    assert json.loads(shipped.read_text()) == json.loads(json.dumps(facs_prototypes()))  # file == generator
+    mine = tmp_path / "prototypes.json"
+    save_prototypes(facs_prototypes(), mine)
+    monkeypatch.setenv("STCCL_WEIGHTS", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    assert find_prototypes() == mine
+    with pytest.raises(InputError):
+        find_prototypes(tmp_path / "nope.json")
+    mine.write_text("{}")
+    with pytest.raises(DataError):
+        load_prototypes(mine)
+
+
+def _write_clip(root, clip_id, lmk):
+    from stccl.data import store
+
+    d = root / "clips" / clip_id
+    d.mkdir(parents=True)
+    n = len(lmk)
+    np.savez(d / "track.npz", landmarks_aligned=lmk.astype(np.float32), flags=np.ones(n, np.uint8))
+    meta = {"id": clip_id, "frames": n, "format_version": store.FORMAT_VERSION, "status": "ok"}
+    (d / "meta.json").write_text(json.dumps(meta))
+    return meta
+
+
+def test_refit_recovers_a_known_displacement_despite_speech(tmp_path):
+    from stccl.data import store
+
+    rng = np.random.default_rng(1)
+    base = mean_face()
+    iod = base[42:48].mean(0)[0] - base[36:42].mean(0)[0]
+    true = np.zeros((68, 2))
+    true[[48, 60], 1] = true[[54, 64], 1] = -0.1  # corners up 0.1 IOD
+    true[17:27, 1] = -0.05
+    n = 40
+    speech = np.abs(rng.normal(0, 0.05, n))
+    neutral = np.stack([mean_face(o) for o in speech])
+    # the emotional take opens the mouth more (different speech amplitude) and adds `true`
+    emo = np.stack([mean_face(o * 1.5) + true * iod for o in speech])
+    recs = [_write_clip(tmp_path, "n", neutral), _write_clip(tmp_path, "h", emo)]
+    store.write_jsonl_atomic(tmp_path / "index.jsonl", recs)
+    path = [[i, i] for i in range(n)]
+    store.write_jsonl_atomic(tmp_path / "pairs.jsonl", [{"neutral": "n", "other": "h", "emotion": "happy", "path": path}])
+    protos = refit_prototypes(tmp_path)
+    got = np.array(protos["emotions"]["happy"]["displacement"])
+    assert protos["pairs"]["happy"] == 1 and "sad" in protos["kept_facs"]
+    assert got[48, 1] == pytest.approx(-0.1, abs=0.01) and got[54, 1] == pytest.approx(-0.1, abs=0.01)
+    assert got[17:27, 1] == pytest.approx(-0.05, abs=0.01)
+    assert load_prototypes(protos)["happy"].shape == (68, 2)
