@@ -32,6 +32,7 @@ class EngineOutput:
 class Engine(Protocol):
     name: str
     size: int | None  # crop size the engine needs; None = any
+    uses_pixels: bool  # False: the engine reads only landmarks and crops' shape (no crop is cut)
 
     def __call__(self, crops: torch.Tensor, landmarks: torch.Tensor, emotion: str,
                  intensity: torch.Tensor) -> EngineOutput:

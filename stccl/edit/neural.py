@@ -33,6 +33,7 @@ class NeuralEngine:
     """Implements stccl.edit.engine.Engine with a generator loaded from safetensors."""
 
     name = "neural"
+    uses_pixels = True
 
     def __init__(self, weights: str | Path, device: str = "auto"):
         self.device = resolve_device(device)

@@ -143,9 +143,12 @@ class _Run:
     @torch.inference_mode()
     def _edit(self, items: list[_Item]) -> None:
         size = self.size
-        crops = np.stack([warp_to_crop(it.frame, it.face.M, size) for it in items])
         lmk = np.stack([transform_landmarks(it.face.landmarks, it.face.M) for it in items])
-        x = torch.from_numpy(crops).permute(0, 3, 1, 2).float().div_(255.0)
+        if getattr(self.engine, "uses_pixels", True):
+            crops = np.stack([warp_to_crop(it.frame, it.face.M, size) for it in items])
+            x = torch.from_numpy(crops).permute(0, 3, 1, 2).float().div_(255.0)
+        else:
+            x = torch.empty(len(items), 3, size, size)
         out = self.engine(x, torch.from_numpy(lmk).float(), self.emotion,
                           torch.tensor([it.alpha for it in items], dtype=torch.float32))
         flow = out.flow.float().permute(0, 2, 3, 1).cpu().numpy()

@@ -102,6 +102,7 @@ class WarpEngine:
 
     name = "warp"
     size = None
+    uses_pixels = False
 
     def __init__(self, prototypes: str | Path | dict | None = None, device: str = "cpu", grid: int = 64):
         self.prototypes = {e: torch.tensor(d, dtype=torch.float32)
