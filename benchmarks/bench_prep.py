@@ -11,7 +11,6 @@ import random
 import tempfile
 from pathlib import Path
 
-import numpy as np
 
 from stccl.config import PrepConfig
 from stccl.data.layouts import scan
