@@ -264,3 +264,33 @@ def test_preview_png(tmp_path, clips):
 
     png = cv2.imread(str(out.with_suffix(".preview.png")))
     assert png is not None and png.shape[0] == 512
+
+
+def test_neural_engine_end_to_end_and_auto_pick(clips, tmp_path, monkeypatch):
+    from stccl.models.generator import Generator, GeneratorConfig
+    from stccl.models.io import save_model
+
+    cfg = GeneratorConfig(base_channels=8, n_res=1)
+    (tmp_path / "weights").mkdir()
+    save_model(Generator(cfg), cfg, tmp_path / "weights" / "generator.safetensors", kind="generator")
+    monkeypatch.chdir(tmp_path)
+    ed = Editor()  # auto finds ./weights/generator.safetensors
+    assert ed.engine.name == "neural" and ed.notice is None
+    s = ed.edit(clips["lrs3"], emotion="happy", out=tmp_path / "n.mp4")
+    assert s.edited_frames == s.frames == probe(clips["lrs3"]).frames
+    r = runner.invoke(app, ["edit", str(clips["lrs3"]), "-e", "sad", "--engine", "neural",
+                            "--weights", str(tmp_path / "nope.safetensors")])
+    assert r.exit_code == 1 and "not found" in r.stderr
+
+
+def test_rotation_metadata_kept(clips, editor, tmp_path):
+    """A phone-style clip: pixels stored turned, a display matrix that turns them upright."""
+    turned = tmp_path / "turned.mp4"
+    _ffmpeg("-i", clips["lrs3"], "-vf", "transpose=1", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "copy", turned)
+    rotated = tmp_path / "phone.mp4"
+    _ffmpeg("-display_rotation", "90", "-i", turned, "-c", "copy", rotated)
+    info = probe(rotated)
+    assert info.rotation in (90, 270)
+    editor.edit(rotated, emotion="happy", out=tmp_path / "phone.happy.mp4")
+    out = probe(tmp_path / "phone.happy.mp4")
+    assert (out.rotation, out.width, out.height, out.frames) == (info.rotation, info.width, info.height, info.frames)

@@ -179,3 +179,25 @@ def test_ravdess_layout_pairs_by_statement(shared_data, tmp_path):
     sad = next(r for r in ds.ok if r["emotion"] == "sad")
     assert (sad["actor"], sad["intensity"], sad["sentence"], sad["layout"]) == ("Actor_01", 2, "01", "ravdess")
     assert len(ds.pairs) == 1 and ds.pairs[0]["other"] == sad["id"]
+
+
+def test_train_prototypes_from_prepared_pairs(prepared, tmp_path):
+    out, _ = prepared
+    run = tmp_path / "run"
+    r = runner.invoke(app, ["train", "--data", str(out), "--stage", "prototypes", "-o", str(run),
+                            "--export", str(tmp_path / "weights")])
+    assert r.exit_code == 0, r.output
+    protos = json.loads((run / "prototypes.json").read_text())
+    assert protos["source"] == "refit" and protos["pairs"]["happy"] == 1
+    assert "sad" in protos["kept_facs"]
+    # the 'happy' take is a re-timed copy of the neutral one: nothing to learn but ~zero motion
+    assert np.abs(np.array(protos["emotions"]["happy"]["displacement"])).max() < 0.05
+    assert (tmp_path / "weights" / "prototypes.json").is_file()
+
+
+def test_train_without_pairs_says_how_pairs_arise(tmp_path):
+    from stccl.data import store
+
+    store.write_jsonl_atomic(tmp_path / "index.jsonl", [])
+    r = runner.invoke(app, ["train", "--data", str(tmp_path), "--stage", "prototypes", "-o", str(tmp_path / "r")])
+    assert r.exit_code == 1 and "no cross-emotion pairs" in r.stderr and "neutral" in r.stderr

@@ -7,26 +7,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..errors import InputError
+from ..face.backends import resolve_device
 from ..models.generator import warp
 from ..models.io import load_generator
 from .engine import EMOTIONS, EngineOutput, check_emotion
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise InputError(f"unknown device {device!r}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device {device!r} asked for, but CUDA is not available here")
-    return dev
 
 
 class NeuralEngine:
@@ -36,7 +20,7 @@ class NeuralEngine:
     uses_pixels = True
 
     def __init__(self, weights: str | Path, device: str = "auto"):
-        self.device = resolve_device(device)
+        self.device = torch.device(resolve_device(device))
         self.model, self.config, self.metadata = load_generator(weights, self.device)
         if self.device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
