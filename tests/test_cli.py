@@ -19,9 +19,10 @@ def test_short_help_and_examples():
     r = runner.invoke(app, ["-h"])
     assert r.exit_code == 0
     assert "prep" in r.stdout
-    r = runner.invoke(app, ["prep", "--help"])
-    assert r.exit_code == 0
-    assert "Examples" in r.stdout and "stccl prep" in r.stdout
+    for cmd in ("edit", "prep", "train"):
+        r = runner.invoke(app, [cmd, "--help"])
+        assert r.exit_code == 0
+        assert "Examples" in r.stdout and f"stccl {cmd}" in r.stdout
 
 
 def test_python_dash_m():
