@@ -80,7 +80,7 @@ def test_flow_moves_landmarks_to_targets(emotion):
     for p, q in zip(lmk[0], moved.float()):
         x, y = q.round().long().clamp(0, S - 1)
         # backward flow: the source pixel of target q is q + flow(q) ~ p (read at the rounded
-        # pixel, from a field evaluated on a 64 x 64 grid)
+        # pixel, from a field evaluated on a 48 x 48 grid)
         errors.append((q + flow[:, y, x] - p).norm().item())
     assert np.mean(errors) < 0.75 and np.max(errors) < 4.0, (np.mean(errors), np.max(errors))
     # what reaches the frame is the flow under the paste mask: nothing near the crop border

@@ -87,7 +87,7 @@ EMOTION_AUS: dict[str, dict[str, float]] = {
     "fear": {"AU1": 1.0, "AU2": 1.0, "AU4": 0.4, "AU5": 1.0, "AU20": 1.0},
     "happy": {"AU6": 1.0, "AU12": 1.0},
     "neutral": {},
-    "sad": {"AU1": 1.0, "AU4": 0.4, "AU15": 1.0},
+    "sad": {"AU1": 1.0, "AU4": 0.4, "AU15": 0.75},
     "surprised": {"AU1": 1.0, "AU2": 1.0, "AU5": 1.0},
 }
 

@@ -104,15 +104,27 @@ class WarpEngine:
     size = None
     uses_pixels = False
 
-    def __init__(self, prototypes: str | Path | dict | None = None, device: str = "cpu", grid: int = 64):
+    def __init__(self, prototypes: str | Path | dict | None = None, device: str = "cpu", grid: int = 48):
         self.prototypes = {e: torch.tensor(d, dtype=torch.float32)
                            for e, d in load_prototypes(prototypes).items()}
         self.device = torch.device(device)
         self.grid = grid
 
-    @torch.no_grad()
     def __call__(self, crops: torch.Tensor, landmarks: torch.Tensor, emotion: str,
                  intensity: torch.Tensor) -> EngineOutput:
+        if self.device.type != "cpu":
+            return self._flow(crops, landmarks, emotion, intensity)
+        # the ops are small: one thread avoids stalls while ffmpeg keeps the other cores busy
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self._flow(crops, landmarks, emotion, intensity)
+        finally:
+            torch.set_num_threads(threads)
+
+    @torch.no_grad()
+    def _flow(self, crops: torch.Tensor, landmarks: torch.Tensor, emotion: str,
+              intensity: torch.Tensor) -> EngineOutput:
         b, _, h, w = crops.shape
         size = h
         lmk = landmarks.to(self.device, torch.float64)
