@@ -16,3 +16,13 @@ def shared_data() -> Path:
             pytest.fail(msg + " (STCCL_REQUIRE_SHARED=1)")
         pytest.skip(msg)
     return SHARED
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same random state, so results do not depend on test order."""
+    import numpy as np
+    import torch
+
+    torch.manual_seed(0)
+    np.random.seed(0)
