@@ -23,3 +23,7 @@ class WeightsError(StcclError):
 
 class DataError(StcclError):
     """A dataset or prepared dataset that is malformed or lacks what a step needs."""
+
+
+class TrainingError(StcclError):
+    """Training cannot go on (a non-finite loss, a run folder from another config)."""

@@ -26,3 +26,21 @@ def _seeded():
 
     torch.manual_seed(0)
     np.random.seed(0)
+
+
+@pytest.fixture(scope="session")
+def paired_prep(shared_data, tmp_path_factory) -> Path:
+    """A prepared dataset of 4 actors, each with a real clip as 'neutral' and a re-timed copy in
+    another emotion (tests/pairdata.py): 4 cross-emotion pairs, 128 px crops, dlib tracker."""
+    from typer.testing import CliRunner
+
+    from stccl_cli.main import app
+
+    from pairdata import build_pair_tree
+
+    tmp = tmp_path_factory.mktemp("paired")
+    tree = build_pair_tree(shared_data, tmp / "MEAD")
+    out = tmp / "prep"
+    r = CliRunner().invoke(app, ["prep", str(tree), "-o", str(out), "--tracker", "dlib", "--size", "128"])
+    assert r.exit_code == 0, r.output
+    return out

@@ -38,7 +38,10 @@ def check_path(path: np.ndarray, n: int, m: int) -> None:
 def warp_signal(n: int = 120, m: int = 170):
     """A smooth 3-d sequence, and a copy resampled along a known monotone warp."""
     t = np.linspace(0, 1, n)
-    signal = lambda x: np.stack([np.sin(9 * x), np.cos(14 * x), np.sin(23 * x + 1)], axis=1)
+
+    def signal(x):
+        return np.stack([np.sin(9 * x), np.cos(14 * x), np.sin(23 * x + 1)], axis=1)
+
     u = np.linspace(0, 1, m)
     warped_t = u ** 1.6  # copy frame j shows original time warped_t[j]
     return signal(t), signal(warped_t), np.interp(t, warped_t, np.arange(m))

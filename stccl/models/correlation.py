@@ -159,13 +159,40 @@ class CorrelationMetric(nn.Module):
     def pos_neg(self, a: torch.Tensor, b: torch.Tensor, generator: torch.Generator | None = None,
                 level: int = 3) -> tuple[float, float]:
         """Mean cosine of projected paired disparities (pos) and with shuffled keys (neg)."""
-        xa, xb = self.features(a)[level - 1], self.features(b)[level - 1]
+        q, k = self._projected(level, a, b, generator)
+        perm = torch.randperm(k.shape[1], generator=generator).to(k.device)
+        return float((q * k).sum(-1).mean()), float((q * k[:, perm]).sum(-1).mean())
+
+    @torch.no_grad()
+    def diagnostics(self, a: torch.Tensor, b: torch.Tensor,
+                    generator: torch.Generator | None = None) -> dict[str, float]:
+        """Means over the stages of: `pos` (paired disparities), `neg` (keys shuffled within the
+        image), `pos_shuffled` (keys from another pair of the batch, same positions) and
+        `gap` = pos - pos_shuffled. a, b: (B,3,H,W) with B >= 2 for `pos_shuffled`."""
+        sums = {"pos": 0.0, "neg": 0.0, "pos_shuffled": 0.0}
+        fa, fb = self.features(a), self.features(b)
+        for level in range(1, len(fa) + 1):
+            q, k = self._projected(level, a, b, generator, (fa, fb))
+            perm = torch.randperm(k.shape[1], generator=generator).to(k.device)
+            sums["pos"] += float((q * k).sum(-1).mean())
+            sums["neg"] += float((q * k[:, perm]).sum(-1).mean())
+            if k.shape[0] > 1:
+                sums["pos_shuffled"] += float((q * k.roll(1, 0)).sum(-1).mean())
+        out = {key: v / len(fa) for key, v in sums.items()}
+        if a.shape[0] < 2:
+            del out["pos_shuffled"]
+        else:
+            out["gap"] = out["pos"] - out["pos_shuffled"]
+        return out
+
+    def _projected(self, level, a, b, generator, feats=None):
+        fa, fb = feats or (self.features(a), self.features(b))
+        xa, xb = fa[level - 1], fb[level - 1]
         centers = sample_centers(*xa.shape[-2:], self.cfg.centers[level - 1], generator, xa.device)
         proj = self.spatial_proj[level - 1]
         q = F.normalize(proj(neighbour_disparities(xa, centers)), dim=-1)
         k = F.normalize(proj(neighbour_disparities(xb, centers)), dim=-1)
-        perm = torch.randperm(k.shape[1], generator=generator).to(k.device)
-        return float((q * k).sum(-1).mean()), float((q * k[:, perm]).sum(-1).mean())
+        return q, k
 
 
 def _sampled(feat: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:

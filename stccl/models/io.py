@@ -99,3 +99,21 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu"):
     model = Generator(cfg)
     load_state(path, model, device)
     return model.to(device).eval(), cfg, meta
+
+
+def load_metric(path: str | Path, device: str | torch.device = "cpu"):
+    """(CorrelationMetric, MetricConfig, metadata) rebuilt from an stccl safetensors file.
+
+    `metadata["steps"]` is how many training steps the weights have seen (0 = untrained).
+    """
+    from ..config import from_dict
+    from .correlation import CorrelationMetric, MetricConfig
+
+    meta = read_metadata(path)
+    if meta.get("kind") != "metric":
+        raise WeightsError(f"{path}: holds a {meta.get('kind')!r} model, not a correlation metric")
+    cfg = from_dict(MetricConfig, meta["config"], f"{path} config")
+    model = CorrelationMetric(cfg)
+    load_state(path, model, device)
+    meta["steps"] = int(json.loads(meta.get("steps", "0")))
+    return model.to(device).eval(), cfg, meta

@@ -1,0 +1,124 @@
+"""Paired windows for the metric: T consecutive frames of a neutral take and the frames of the
+other take that the DTW path matches to them. RGB float in [0,1], (T,3,S,S) per stream.
+
+Batches are a function of the step (`StepBatches`), so a resumed run sees exactly the batches
+it would have seen, with no repeats and no gaps, and each DDP process takes its own slice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from ..errors import DataError
+from ..face.smooth import FACE_MISSING
+from .store import PreparedDataset
+
+
+@dataclass(frozen=True)
+class Window:
+    pair: int  # index into the dataset's pairs
+    neutral: tuple[int, ...]  # frame indices of the neutral take
+    other: tuple[int, ...]  # matched frame indices of the other take
+
+
+def matched_frames(path: list[list[int]]) -> dict[int, int]:
+    """neutral frame -> the median frame of the other take that the DTW path matches to it."""
+    by_i: dict[int, list[int]] = {}
+    for i, j in path:
+        by_i.setdefault(int(i), []).append(int(j))
+    return {i: js[len(js) // 2] for i, js in by_i.items()}
+
+
+def pair_windows(pair: dict, pair_index: int, t: int, ok_a: np.ndarray, ok_b: np.ndarray) -> list[Window]:
+    """Non-overlapping windows of `t` consecutive neutral frames with a face in both takes."""
+    match = matched_frames(pair["path"])
+    out = []
+    for start in range(0, max(match) + 2 - t if match else 0, t):
+        ia = tuple(range(start, start + t))
+        if not all(i in match for i in ia):
+            continue
+        ib = tuple(match[i] for i in ia)
+        if all(i < len(ok_a) and ok_a[i] for i in ia) and all(j < len(ok_b) and ok_b[j] for j in ib):
+            out.append(Window(pair_index, ia, ib))
+    return out
+
+
+def split_actors(pairs: list[dict], val_actors: list[str]) -> tuple[list[int], list[int], list[str]]:
+    """(train pair indices, validation pair indices, held-out actors)."""
+    actors = sorted({p["actor"] for p in pairs})
+    held = list(val_actors) if val_actors else (actors[-1:] if len(actors) >= 2 else [])
+    unknown = sorted(set(held) - set(actors))
+    if unknown:
+        raise DataError(f"validation actor(s) {', '.join(unknown)} have no pairs; actors with pairs: {', '.join(actors)}")
+    train = [k for k, p in enumerate(pairs) if p["actor"] not in held]
+    val = [k for k, p in enumerate(pairs) if p["actor"] in held]
+    if not train:
+        raise DataError("every actor with pairs is held out for validation; leave at least one for training")
+    return train, val, held
+
+
+class PairWindows(torch.utils.data.Dataset):
+    """Item k -> (a, b): (T,3,S,S) float32 RGB windows of the neutral and the other take."""
+
+    def __init__(self, root, pair_indices: list[int], window: int, size: int):
+        self.ds = PreparedDataset(root)
+        self.size = size
+        self.windows: list[Window] = []
+        ok = {}
+        for k in pair_indices:
+            pair = self.ds.pairs[k]
+            for cid in (pair["neutral"], pair["other"]):
+                if cid not in ok:
+                    ok[cid] = (self.ds.clip(cid).track["flags"] & FACE_MISSING) == 0
+            self.windows += pair_windows(pair, k, window, ok[pair["neutral"]], ok[pair["other"]])
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def _frames(self, clip_id: str, idx: tuple[int, ...]) -> torch.Tensor:
+        crops = self.ds.clip(clip_id).crops(idx)
+        if crops.shape[1] != self.size:
+            crops = np.stack([cv2.resize(c, (self.size, self.size), interpolation=cv2.INTER_AREA) for c in crops])
+        return torch.from_numpy(crops).permute(0, 3, 1, 2).float().div_(255)
+
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        w = self.windows[k]
+        pair = self.ds.pairs[w.pair]
+        return self._frames(pair["neutral"], w.neutral), self._frames(pair["other"], w.other)
+
+
+class StepBatches(torch.utils.data.Sampler):
+    """Batch sampler: the batch of global step s is a fixed slice of a per-epoch permutation.
+
+    Epoch e's order is `randperm(n)` seeded with seed + e; step s takes positions
+    [(s mod E) * B * W + rank * B, ... + B) where E = steps per epoch, W = world size.
+    """
+
+    def __init__(self, n: int, batch: int, seed: int = 0, start: int = 0, rank: int = 0, world: int = 1):
+        if n < batch * world:
+            raise DataError(f"{n} training windows, fewer than one batch of {batch} x {world} process(es); "
+                            "lower --batch or the window length, or prepare more clips")
+        self.n, self.batch, self.seed, self.start, self.rank, self.world = n, batch, seed, start, rank, world
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.n // (self.batch * self.world)
+
+    def indices(self, step: int) -> list[int]:
+        epoch, k = divmod(step, self.steps_per_epoch)
+        perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed + epoch))
+        at = k * self.batch * self.world + self.rank * self.batch
+        return perm[at:at + self.batch].tolist()
+
+    def __iter__(self):
+        step = self.start
+        while True:
+            yield self.indices(step)
+            step += 1
+
+    def __len__(self) -> int:  # infinite; DataLoader only needs it for len()
+        return 2**31

@@ -1,0 +1,159 @@
+"""`stccl train --stage metric` on real-clip pairs: learning, resume, kill, Ctrl-C, torchrun, errors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from stccl.models.io import load_metric, read_metadata
+from stccl.train.config import metric_preset
+from stccl_cli.main import app
+
+runner = CliRunner()
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _train(data, run, *args):
+    return runner.invoke(app, ["train", "--data", str(data), "--stage", "metric", "--preset", "tiny",
+                               "-o", str(run), *args])
+
+
+def _records(run):
+    return [json.loads(line) for line in (run / "metric" / "metrics.jsonl").read_text().splitlines()]
+
+
+def _same_weights(a, b):
+    wa, wb = load_file(str(a)), load_file(str(b))
+    return wa.keys() == wb.keys() and all((wa[k] == wb[k]).all() for k in wa)
+
+
+@pytest.fixture(scope="module")
+def straight(paired_prep, tmp_path_factory):
+    """The tiny preset trained for its 40 steps in one go."""
+    run = tmp_path_factory.mktemp("straight") / "run"
+    r = _train(paired_prep, run)
+    assert r.exit_code == 0, r.output
+    return run
+
+
+def test_metric_learns_on_real_pairs(straight):
+    recs = _records(straight)
+    first, last = recs[0], recs[-1]
+    assert first["step"] == 0 and last["step"] == 40
+    # the untrained metric cannot tell true pairs from shuffled ones; the trained one can
+    assert first["val/gap"] < 0.02
+    assert last["val/gap"] > 0.05 and last["val/gap"] - first["val/gap"] > 0.04
+    assert last["val/pos"] - last["val/neg"] > first["val/pos"] - first["val/neg"] + 0.3
+    assert last["val/loss"] < 0.5 * first["val/loss"]
+    logged = recs[1]
+    for key in ("loss", "spatial/1", "spatial/4", "temporal/1", "temporal/4", "lr", "images_per_s",
+                "grad_norm/metric"):
+        assert key in logged
+
+
+def test_export_rebuilds_the_model_without_flags(straight):
+    path = straight / "metric.safetensors"
+    metric, cfg, meta = load_metric(path)
+    assert meta["steps"] == 40 and cfg == metric_preset("tiny").model
+    assert json.loads(read_metadata(path)["held_out"]) == ["W036"]
+    assert (straight / "metric" / "config.toml").is_file()
+
+
+def test_a_larger_steps_continues_the_run(paired_prep, tmp_path):
+    run = tmp_path / "run"
+    r = _train(paired_prep, run, "--steps", "20")
+    assert r.exit_code == 0, r.output
+    r = _train(paired_prep, run, "--steps", "40")
+    assert r.exit_code == 0 and "resumed from step 20" in r.output
+    steps = [x["step"] for x in _records(run)]
+    assert steps == [0, 5, 10, 15, 20, 25, 30, 35, 40]
+    assert load_metric(run / "metric.safetensors")[2]["steps"] == 40
+    r = _train(paired_prep, run, "--steps", "40")
+    assert r.exit_code == 0 and "already trained to step 40" in r.output
+
+
+def test_sigkill_then_rerun_neither_repeats_nor_loses_steps(paired_prep, straight, tmp_path):
+    run = tmp_path / "run"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[train]\ncheckpoint_every = 10\n")
+    cmd = [sys.executable, "-m", "stccl_cli", "train", "--data", str(paired_prep), "--preset", "tiny",
+           "-o", str(run), "--config", str(cfg)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    metrics = run / "metric" / "metrics.jsonl"
+    while proc.poll() is None and not (metrics.is_file() and '"step": 25' in metrics.read_text()):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "training ended before it could be killed"
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "resumed from step 20" in r.stderr or "resumed from step 30" in r.stderr
+    steps = [x["step"] for x in _records(run)]
+    assert steps == [0, 5, 10, 15, 20, 25, 30, 35, 40]
+    assert _same_weights(run / "metric.safetensors", straight / "metric.safetensors")
+
+
+def test_ctrl_c_writes_a_checkpoint(paired_prep, tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "stccl_cli", "train", "--data", str(paired_prep), "--preset", "tiny",
+           "-o", str(run)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    metrics = run / "metric" / "metrics.jsonl"
+    while proc.poll() is None and not (metrics.is_file() and '"step": 5' in metrics.read_text()):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate()
+    assert proc.returncode == 130, err
+    assert "checkpoint saved at step" in err and "Traceback" not in err
+    import torch
+
+    state = torch.load(run / "metric" / "checkpoint.pt", weights_only=True)
+    assert 5 <= state["step"] < 40
+    assert not [p for p in (run / "metric").iterdir() if ".tmp-" in p.name]
+
+
+def test_torchrun_two_gloo_processes(paired_prep, tmp_path):
+    run = tmp_path / "run"
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                        "-m", "stccl_cli", "train", "--data", str(paired_prep), "--preset", "tiny",
+                        "-o", str(run), "--steps", "10"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.count("metric ->") == 1  # rank 0 alone reports
+    assert load_metric(run / "metric.safetensors")[2]["steps"] == 10
+    assert [x["step"] for x in _records(run)] == [0, 5, 10]
+
+
+def test_cm_variant_single_frames_and_bf16(paired_prep, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[train]\namp = \"bf16\"\n")
+    r = _train(paired_prep, tmp_path / "run", "--variant", "cm", "--window", "1", "--steps", "5",
+               "--config", str(cfg))
+    assert r.exit_code == 0, r.output
+    recs = _records(tmp_path / "run")
+    assert "spatial/1" in recs[1] and "temporal/1" not in recs[1]
+    assert load_metric(tmp_path / "run" / "metric.safetensors")[1].variant == "cm"
+
+
+def test_another_config_in_the_same_run_is_refused(paired_prep, straight, tmp_path):
+    r = _train(paired_prep, straight, "--variant", "cm", "--steps", "50")
+    assert r.exit_code == 1 and "another model/data config" in r.stderr
+
+
+def test_bad_inputs_get_one_line(paired_prep, tmp_path):
+    from stccl.data import store
+
+    store.write_jsonl_atomic(tmp_path / "index.jsonl", [])
+    r = _train(tmp_path, tmp_path / "r")
+    assert r.exit_code == 1 and "no cross-emotion pairs" in r.stderr and "neutral" in r.stderr
+    r = _train(paired_prep, tmp_path / "r2", "--val-actors", "X999")
+    assert r.exit_code == 1 and "X999" in r.stderr
+    r = _train(paired_prep, tmp_path / "r3", "--preset", "huge")
+    assert r.exit_code == 1 and "unknown preset" in r.stderr
+    r = _train(tmp_path / "nothing", tmp_path / "r4")
+    assert r.exit_code == 1 and "not a prepared dataset" in r.stderr and "Traceback" not in r.output
