@@ -15,13 +15,13 @@ def ensure_writable_dir(path: str | Path) -> Path:
     """Create `path` (and parents) if needed; a one-line InputError when that is impossible."""
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise InputError(f"{path} exists and is not a folder")
+        raise InputError(f"cannot create the output folder {path}: a file of that name exists")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise InputError(f"cannot create the folder {path}: {e.strerror or e}") from None
+        raise InputError(f"cannot create the output folder {path}: {e.strerror or e}") from None
     if not os.access(path, os.W_OK | os.X_OK):
-        raise InputError(f"the folder {path} is not writable")
+        raise InputError(f"output folder is not writable: {path}")
     return path
 
 

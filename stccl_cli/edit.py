@@ -14,6 +14,7 @@ from stccl.edit.editor import Editor, default_output, is_edit_output
 from stccl.edit.engine import check_emotion
 from stccl.edit.preview import write_preview
 from stccl.errors import InputError, StcclError
+from stccl.fs import ensure_writable_dir
 from stccl.video import probe
 
 from .common import CONFIG_OPTION, VERBOSE_OPTION, cli_errors, console, make_progress, one_line, resolve_config
@@ -74,7 +75,7 @@ def edit(
     if out is not None and len(files) > 1:
         raise InputError("-o/--out takes one input; use --out-dir for several")
     if out_dir is not None:
-        _ensure_dir(out_dir)
+        ensure_writable_dir(out_dir)
     editor = Editor(config=cfg)
     results = _run(editor, files, out, out_dir, cfg, preview)
     if len(files) == 1 and results[0][1] is not None:
@@ -98,17 +99,6 @@ def _expand(inputs: list[Path]) -> list[Path]:
         else:
             raise InputError(f"input not found: {p}")
     return files
-
-
-def _ensure_dir(d: Path) -> None:
-    import os
-
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputError(f"cannot create the output folder {d}: {e.strerror}") from None
-    if not os.access(d, os.W_OK):
-        raise InputError(f"output folder is not writable: {d}")
 
 
 def _run(editor: Editor, files: list[Path], out: Path | None, out_dir: Path | None,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from ..face import (
     transform_landmarks,
     warp_to_crop,
 )
+from ..fs import ensure_writable_dir
 from ..video import VideoReader, probe
 from . import store
 from .audio import load_audio, mfcc_per_frame
@@ -87,13 +87,7 @@ def run_prep(input_path: str | Path, out: str | Path, cfg: PrepConfig,
     emit = on_event or (lambda kind, data: None)
     t0 = time.perf_counter()
     items = scan(input_path, cfg.layout, tuple(cfg.views), tuple(cfg.levels))
-    root = Path(out)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputError(f"cannot create the output folder {root}: {e.strerror}") from None
-    if not os.access(root, os.W_OK):
-        raise InputError(f"output folder is not writable: {root}")
+    root = ensure_writable_dir(out)
     save_toml(cfg, root / "prep.toml")
     todo, skipped = plan(items, root, cfg)
     summary = PrepSummary(skipped=skipped)

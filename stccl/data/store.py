@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import socket
-import uuid
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -31,16 +30,11 @@ import cv2
 import numpy as np
 
 from ..errors import DataError
+from ..fs import write_text_atomic  # noqa: F401  (also imported from here by callers)
 
 FORMAT_VERSION = 1
 INDEX = "index.jsonl"
 PAIRS = "pairs.jsonl"
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def write_jsonl_atomic(path: Path, records: Iterable[dict]) -> None:

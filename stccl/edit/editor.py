@@ -62,12 +62,14 @@ def is_edit_output(path: Path) -> bool:
 class Editor:
     """Re-express talking-face videos. Options are those of `EditConfig`."""
 
-    def __init__(self, engine: str = "auto", *, weights: str | None = None, device: str = "auto",
-                 tracker: str = "auto", config: EditConfig | None = None, **options):
-        cfg = config or EditConfig()
-        cfg = dataclasses.replace(cfg, engine=engine if config is None else cfg.engine,
-                                  weights=weights or cfg.weights, device=device, **options)
-        if config is None or tracker != "auto":
+    def __init__(self, engine: str | None = None, *, weights: str | None = None,
+                 device: str | None = None, tracker: str | None = None,
+                 config: EditConfig | None = None, **options):
+        """Arguments given here (not None) override the same fields of `config`."""
+        given = {k: v for k, v in dict(engine=engine, weights=weights, device=device).items()
+                 if v is not None}
+        cfg = dataclasses.replace(config or EditConfig(), **given, **options)
+        if tracker is not None:
             cfg.track = dataclasses.replace(cfg.track, tracker=tracker)
         self.config = cfg
         self.engine, self.notice = make_engine(cfg)  # notice: why auto chose warp, or None

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import torch
-import torch.nn.functional as F
 
 from ..errors import InputError
+from ..models.generator import warp
 
 EMOTIONS = ("angry", "contempt", "disgusted", "fear", "happy", "neutral", "sad", "surprised")
 
@@ -51,13 +51,7 @@ def check_emotion(emotion: str) -> str:
 
 def apply_output(crops: torch.Tensor, out: EngineOutput) -> torch.Tensor:
     """The edited crops (B,3,S,S): crops warped by out.flow, plus out.delta, clamped to [0,1]."""
-    b, _, h, w = crops.shape
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=crops.dtype, device=crops.device),
-                            torch.arange(w, dtype=crops.dtype, device=crops.device), indexing="ij")
-    gx = (xs + out.flow[:, 0]) * (2.0 / (w - 1)) - 1.0
-    gy = (ys + out.flow[:, 1]) * (2.0 / (h - 1)) - 1.0
-    grid = torch.stack([gx, gy], dim=-1)
-    warped = F.grid_sample(crops, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    warped = warp(crops, out.flow)
     if out.delta is not None:
         warped = warped + out.delta
     return warped.clamp(0.0, 1.0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -42,7 +42,6 @@ class EditSummary:
     no_face_frames: int = 0
     expected_frames: int = 0
     seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
 
     @property
     def fps(self) -> float:

@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..fs import atomic_path
 from ..video import VideoReader, probe
 
 
@@ -32,7 +33,6 @@ def write_preview(src: str | Path, edited: str | Path, png: str | Path, n: int =
                             interpolation=cv2.INTER_AREA) for f in _frames_at(Path(path), indices)]
         rows.append(np.concatenate(tiles, axis=1))
     png = Path(png)
-    tmp = png.with_name(f".{png.stem}.tmp.png")
-    cv2.imwrite(str(tmp), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
-    tmp.replace(png)
+    with atomic_path(png) as tmp:
+        cv2.imwrite(str(tmp), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
     return png

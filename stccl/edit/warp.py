@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ import torch.nn.functional as F
 
 from ..errors import DataError, InputError
 from ..face.measures import mouth_opening, normalise
+from ..fs import write_text_atomic
 from .engine import EMOTIONS, EngineOutput, check_emotion
 from .facs import PACKAGED, facs_prototypes
 from .tps import tps_eval, tps_fit
@@ -192,7 +192,4 @@ def _pair_displacement(ds, pair: dict) -> np.ndarray | None:
 
 
 def save_prototypes(protos: dict, path: str | Path) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.write_text(json.dumps(protos, indent=1) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(protos, indent=1) + "\n")

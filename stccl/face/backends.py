@@ -106,7 +106,18 @@ def dlib_predictor_path() -> Path:
     return path
 
 
-class DlibBackend:
+class _HogDetectBackend:
+    """Detection by dlib's HOG detector (`self._hog`), shared by the dlib and FAN backends."""
+
+    _hog: HogDetector
+
+    def detect(
+        self, image: np.ndarray, max_side: int = 480, upsample: int | None = None
+    ) -> np.ndarray:
+        return self._hog(image, max_side, upsample)
+
+
+class DlibBackend(_HogDetectBackend):
     """HOG detector + dlib's 68-point shape predictor (CPU, offline)."""
 
     name = "dlib"
@@ -117,11 +128,6 @@ class DlibBackend:
         self._dlib = dlib
         self._predictor = dlib.shape_predictor(str(predictor_path or dlib_predictor_path()))
         self._hog = HogDetector()
-
-    def detect(
-        self, image: np.ndarray, max_side: int = 480, upsample: int | None = None
-    ) -> np.ndarray:
-        return self._hog(image, max_side, upsample)
 
     def landmarks(self, image: np.ndarray, box: Sequence[float]) -> np.ndarray:
         check_image(image)
@@ -142,7 +148,7 @@ class DlibBackend:
         return pts + np.array([cx0, cy0], np.float32)
 
 
-class FanBackend:
+class FanBackend(_HogDetectBackend):
     """face-alignment's 2D FAN-4 landmarks; detection by dlib's HOG detector."""
 
     name = "fan"
@@ -155,11 +161,6 @@ class FanBackend:
         self.flip_input = flip_input
         self.net = load_fan(Path(weights), self.device)
         self._hog = HogDetector()
-
-    def detect(
-        self, image: np.ndarray, max_side: int = 480, upsample: int | None = None
-    ) -> np.ndarray:
-        return self._hog(image, max_side, upsample)
 
     def landmarks(self, image: np.ndarray, box: Sequence[float]) -> np.ndarray:
         from face_alignment.utils import crop, flip, get_preds_fromhm

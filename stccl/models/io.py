@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import torch
 from .. import __version__
 from ..config import to_dict
 from ..errors import WeightsError
+from ..fs import atomic_path
 
 
 def find_weights(name: str, explicit: str | Path | None = None) -> Path | None:
@@ -36,17 +36,12 @@ def save_model(model: torch.nn.Module, cfg: Any, path: str | Path, *, kind: str,
     """Write `model`'s weights and `cfg` to a safetensors file, atomically."""
     from safetensors.torch import save_file
 
-    path = Path(path)
     meta = {"format": "stccl", "kind": kind, "config": json.dumps(to_dict(cfg)),
             "stccl_version": __version__}
     meta.update({k: json.dumps(v) for k, v in (extra or {}).items()})
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
+    with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def read_metadata(path: str | Path) -> dict:

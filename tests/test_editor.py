@@ -1,0 +1,28 @@
+"""`Editor` construction: explicit arguments override the config, others leave it as given."""
+
+from stccl import Editor
+from stccl.config import EditConfig, TrackConfig
+
+
+def test_editor_keeps_the_given_config():
+    cfg = EditConfig(engine="warp", device="cpu", track=TrackConfig(tracker="dlib", face=1))
+    ed = Editor(config=cfg)
+    assert ed.config.device == "cpu"
+    assert ed.config.engine == "warp" and ed.engine.name == "warp"
+    assert ed.config.track.tracker == "dlib" and ed.config.track.face == 1
+    assert ed.notice is None
+
+
+def test_editor_arguments_override_the_config():
+    cfg = EditConfig(engine="neural", device="cuda", intensity=0.5,
+                     track=TrackConfig(tracker="fan"))
+    ed = Editor("warp", device="cpu", tracker="dlib", config=cfg, crf=20)
+    assert (ed.config.engine, ed.config.device, ed.config.crf) == ("warp", "cpu", 20)
+    assert ed.config.intensity == 0.5 and ed.config.track.tracker == "dlib"
+    assert cfg.engine == "neural" and cfg.track.tracker == "fan"  # the caller's config is untouched
+    assert ed.engine.name == "warp"
+
+
+def test_editor_defaults():
+    ed = Editor(engine="warp")
+    assert ed.config.device == "auto" and ed.config.track.tracker == "auto"
