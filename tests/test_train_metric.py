@@ -63,6 +63,7 @@ def test_export_rebuilds_the_model_without_flags(straight):
     assert meta["steps"] == 40 and cfg == metric_preset("tiny").model
     assert json.loads(read_metadata(path)["held_out"]) == ["W036"]
     assert (straight / "metric" / "config.toml").is_file()
+    assert list((straight / "metric" / "tb").glob("events.out.tfevents.*"))  # tensorboard is a test extra
 
 
 def test_a_larger_steps_continues_the_run(paired_prep, tmp_path):
@@ -129,15 +130,21 @@ def test_torchrun_two_gloo_processes(paired_prep, tmp_path):
     assert [x["step"] for x in _records(run)] == [0, 5, 10]
 
 
-def test_cm_variant_single_frames_and_bf16(paired_prep, tmp_path):
+def test_cm_variant_single_frames_bf16_and_epochs(paired_prep, tmp_path):
+    from stccl.data.store import PreparedDataset
+    from stccl.data.windows import PairWindows, split_actors
+
     cfg = tmp_path / "c.toml"
     cfg.write_text("[train]\namp = \"bf16\"\n")
-    r = _train(paired_prep, tmp_path / "run", "--variant", "cm", "--window", "1", "--steps", "5",
-               "--config", str(cfg))
+    r = _train(paired_prep, tmp_path / "run", "--variant", "cm", "--window", "1", "--epochs", "1",
+               "--batch", "64", "--config", str(cfg))
     assert r.exit_code == 0, r.output
     recs = _records(tmp_path / "run")
     assert "spatial/1" in recs[1] and "temporal/1" not in recs[1]
-    assert load_metric(tmp_path / "run" / "metric.safetensors")[1].variant == "cm"
+    metric, mcfg, meta = load_metric(tmp_path / "run" / "metric.safetensors")
+    assert mcfg.variant == "cm"
+    train_idx, _, _ = split_actors(PreparedDataset(paired_prep).pairs, [])
+    assert meta["steps"] == recs[-1]["step"] == len(PairWindows(paired_prep, train_idx, 1, 64)) // 64
 
 
 def test_another_config_in_the_same_run_is_refused(paired_prep, straight, tmp_path):

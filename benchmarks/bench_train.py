@@ -1,0 +1,100 @@
+"""Metric training throughput (images/s) per preset, as a ratio to a forward-only pass of the
+same backbone on the same images, measured in the same run.
+
+An image is one frame of one stream: a step of batch B with T-frame windows puts 2*B*T images
+through the backbone (the key stream without gradients).
+
+    python -m benchmarks.bench_train [--quick] [--presets tiny,paper] [--device auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import torch
+
+from stccl.train.config import metric_preset
+from stccl.train.metric import augmenter
+from stccl.train.trainer import Runtime
+
+from .common import Timer, print_rows, row
+
+
+def measure(preset: str, steps: int, device: str) -> list[dict]:
+    cfg = metric_preset(preset)
+    cfg.train.device = device
+    rt = Runtime.create(cfg.train)
+    from stccl.models.correlation import CorrelationMetric
+
+    model = CorrelationMetric(cfg.model).to(rt.device)
+    if rt.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+    aug = augmenter().to(rt.device)
+    b, t, s = cfg.train.batch, cfg.data.window, cfg.model.size
+    a = torch.rand(b, t, 3, s, s, device=rt.device)
+    k = torch.rand(b, t, 3, s, s, device=rt.device)
+    images = 2 * b * t
+
+    def sync():
+        if rt.device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def forward_only():
+        with torch.no_grad(), rt.autocast():
+            model.features(torch.cat([a, k], 1).flatten(0, 1))
+
+    def train_step():
+        ab = aug(torch.cat([a, k], 1))
+        with rt.autocast():
+            loss = model(ab[:, :t], ab[:, t:])["loss"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+        opt.step()
+
+    def timed(fn) -> float:
+        fn()  # warm-up
+        sync()
+        with Timer() as tm:
+            for _ in range(steps):
+                fn()
+            sync()
+        return tm.seconds / steps
+
+    model.train()
+    train_s = timed(train_step)
+    model.eval()
+    fwd_s = timed(forward_only)
+    name = f"{preset} (IResNet-{cfg.model.depth}, {s}², B={b}, T={t}, {rt.device.type}"
+    name += f", {'bf16' if rt.amp_dtype else 'fp32'})"
+    return [
+        row(f"{name}: forward-only", images / fwd_s, "img/s", "baseline"),
+        row(f"{name}: train step", images / train_s, "img/s", f"{train_s * 1000:.0f} ms/step"),
+        row(f"{name}: train / forward time", train_s / fwd_s, "×", "ratio"),
+    ]
+
+
+def main(argv=None) -> list[dict]:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="tiny preset only, 2 timed steps")
+    ap.add_argument("--presets", default="tiny,paper")
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    presets = ["tiny"] if args.quick else args.presets.split(",")
+    steps = 2 if args.quick else args.steps
+    torch.manual_seed(0)
+    rows = [r for p in presets for r in measure(p, steps, args.device)]
+    if args.json:
+        json.dump(rows, sys.stdout, indent=1)
+    else:
+        print_rows("metric training throughput", rows)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
