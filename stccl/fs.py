@@ -10,6 +10,9 @@ from typing import Iterator
 
 from .errors import InputError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def ensure_writable_dir(path: str | Path) -> Path:
     """Create `path` (and parents) if needed; a one-line InputError when that is impossible."""
@@ -33,6 +36,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # some writers (safetensors) create files as 0600
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -145,3 +145,17 @@ def test_augmentation_is_the_same_on_both_streams_and_all_frames():
     out = augmenter()(torch.cat([x, x], 1))
     assert torch.allclose(out[:, :3], out[:, 3:])
     assert not torch.allclose(out, torch.cat([x, x], 1))
+
+
+def test_atomic_writes_get_the_usual_permissions(tmp_path):
+    import os
+
+    from stccl.models.correlation import CorrelationMetric, MetricConfig
+    from stccl.models.io import save_model
+
+    cfg = MetricConfig(depth=18, size=32)
+    save_model(CorrelationMetric(cfg), cfg, tmp_path / "m.safetensors", kind="metric")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(tmp_path / "m.safetensors").st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
