@@ -6,7 +6,7 @@ import typer
 
 from stccl import __version__
 
-from . import edit, prep, train
+from . import edit, inspect, prep, train
 
 app = typer.Typer(
     name="stccl",
@@ -37,5 +37,6 @@ def main(
 
 
 app.command("edit")(edit.edit)
+app.command("inspect")(inspect.inspect)
 app.command("prep")(prep.prep)
 app.command("train")(train.train)

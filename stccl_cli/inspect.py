@@ -1,0 +1,73 @@
+"""`stccl inspect`: pictures of the correlation metric's patch correlations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.markup import escape
+
+from stccl.inspect import inspect_correlations
+
+from .common import VERBOSE_OPTION, cli_errors, console, make_progress
+
+
+@cli_errors
+def inspect(
+    input: Path = typer.Argument(..., help="A video, an image (png/jpg) or a prepared clip folder."),
+    second: Optional[Path] = typer.Argument(
+        None, help="The same content in another emotion (same kinds); adds the match panel."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output picture (.png) or video (.mp4)."),
+    metric: Optional[Path] = typer.Option(
+        None, "--metric",
+        help="Metric weights (RUN/metric.safetensors); without it an UNTRAINED IResNet-18 at 128 px."),
+    frame: Optional[int] = typer.Option(
+        None, "--frame", help="Frame of INPUT to draw, from 0; by default the middle frame."),
+    stage: int = typer.Option(2, "--stage", help="Backbone stage 1..4 (maps of 1/2 .. 1/16 of the crop)."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
+    tracker: str = typer.Option("auto", "--tracker", help="auto | dlib | fan"),
+    verbose: bool = VERBOSE_OPTION,
+) -> None:
+    """Draw what the correlation metric sees on a face: its patch correlations.
+
+    Over the aligned face of one frame: (1) how much each region's features
+    differ from its 8 neighbours, (2) the adaptive loss weight of each region,
+    (3) with SECOND, how well each region's correlations match between the two
+    faces, (4) for a video, how the features change along time, on a strip of
+    frames around the chosen one.
+
+    SECOND's frame is the one at the same relative time:
+    round(N * frames(SECOND) / frames(INPUT)). With -o x.mp4 every frame of
+    the video is drawn (crop | spatial | temporal). Without --metric the
+    picture says UNTRAINED. The output is replaced if it exists; inputs are
+    never modified. See docs/inspect.md.
+
+    Examples:
+
+      stccl inspect talk.mp4 -o corr.png
+
+      stccl inspect neutral.mp4 happy.mp4 --metric run/metric.safetensors -o p.png
+
+      stccl inspect face.jpg -o face_corr.png --stage 3
+
+      stccl inspect prepared/clips/W015_level_1_neutral_030 --frame 40 -o clip.png
+
+      stccl inspect talk.mp4 --metric run/metric.safetensors -o corr.mp4
+    """
+    progress = make_progress(transient=True)
+    task = progress.add_task("inspect", total=None)
+
+    def on_progress(done: int, total: int) -> None:
+        if not progress.live.is_started:
+            progress.start()
+        progress.update(task, completed=done, total=total)
+
+    try:
+        summary = inspect_correlations(input, second, metric_path=metric, out=out, frame=frame,
+                                       stage=stage, device=device, tracker=tracker,
+                                       progress=on_progress)
+    finally:
+        if progress.live.is_started:
+            progress.stop()
+    console.print(escape(summary.describe()), highlight=False, soft_wrap=True)
