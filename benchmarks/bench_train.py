@@ -1,10 +1,13 @@
-"""Metric training throughput (images/s) per preset, as a ratio to a forward-only pass of the
-same backbone on the same images, measured in the same run.
+"""Training throughput (images/s) per preset, as a ratio to a forward-only pass of the same
+network on the same images, measured in the same run.
 
-An image is one frame of one stream: a step of batch B with T-frame windows puts 2*B*T images
-through the backbone (the key stream without gradients).
+Metric: an image is one frame of one stream: a step of batch B with T-frame windows puts
+2*B*T images through the backbone (the key stream without gradients).
+Generator: an image is one input frame (B*T per step); a step is one D update and one G update
+(G runs 4 times: fake for D, fake, cycle, identity; the frozen metric of the same preset scores
+output against input). The baseline is one forward pass of G.
 
-    python -m benchmarks.bench_train [--quick] [--presets tiny,paper] [--device auto]
+    python -m benchmarks.bench_train [--quick] [--presets tiny,paper] [--stages metric,generator] [--device auto]
 """
 
 from __future__ import annotations
@@ -77,10 +80,79 @@ def measure(preset: str, steps: int, device: str) -> list[dict]:
     ]
 
 
+def measure_generator(preset: str, steps: int, device: str) -> list[dict]:
+    from stccl.models.correlation import CorrelationMetric
+    from stccl.models.discriminator import Discriminator
+    from stccl.models.generator import Generator
+    from stccl.train.config import generator_preset
+    from stccl.train.generator import adversarial_step
+
+    cfg = generator_preset(preset)
+    cfg.train.device = device
+    rt = Runtime.create(cfg.train)
+    mcfg = metric_preset(preset).model
+    G, D = Generator(cfg.model).to(rt.device), Discriminator(cfg.disc).to(rt.device)
+    metric = CorrelationMetric(mcfg).to(rt.device).eval().requires_grad_(False)
+    if rt.channels_last:
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+    opts = {"generator": torch.optim.Adam(G.parameters(), lr=1e-4, betas=(0.5, 0.999)),
+            "discriminator": torch.optim.Adam(D.parameters(), lr=1e-4, betas=(0.5, 0.999))}
+    b, t, s = cfg.train.batch, cfg.data.window, cfg.model.size
+    n = b * t
+    x = rt.to_device(torch.rand(n, 3, s, s))
+    src = torch.randint(0, 8, (b,)).repeat_interleave(t).to(rt.device)
+    tgt = (src + 1) % 8
+    a = torch.ones(n, device=rt.device)
+
+    def stccl(y, xx):
+        size = mcfg.size
+        y = torch.nn.functional.interpolate(y, size=(size, size), mode="bilinear", antialias=True)
+        xx = torch.nn.functional.interpolate(xx, size=(size, size), mode="bilinear", antialias=True)
+        return metric(y.reshape(b, t, 3, size, size), xx.reshape(b, t, 3, size, size))["loss"]
+
+    def backward(loss, name, logs=None):
+        opts[name].zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(G.parameters() if name == "generator" else D.parameters(), 5.0)
+        opts[name].step()
+
+    def sync():
+        if rt.device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def train_step():
+        with rt.autocast():
+            adversarial_step(G, D, stccl, cfg.loss, x, src, tgt, a, backward)
+
+    def forward_only():
+        with torch.no_grad(), rt.autocast():
+            G(x, tgt, a)
+
+    def timed(fn) -> float:
+        fn()
+        sync()
+        with Timer() as tm:
+            for _ in range(steps):
+                fn()
+            sync()
+        return tm.seconds / steps
+
+    train_s = timed(train_step)
+    fwd_s = timed(forward_only)
+    name = f"generator {preset} ({s}², B={b}, T={t}, metric IResNet-{mcfg.depth}@{mcfg.size}, {rt.device.type}"
+    name += f", {'bf16' if rt.amp_dtype else 'fp32'})"
+    return [
+        row(f"{name}: G forward-only", n / fwd_s, "img/s", "baseline"),
+        row(f"{name}: train step", n / train_s, "img/s", f"{train_s * 1000:.0f} ms/step"),
+        row(f"{name}: train / forward time", train_s / fwd_s, "×", "ratio"),
+    ]
+
+
 def main(argv=None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="tiny preset only, 2 timed steps")
     ap.add_argument("--presets", default="tiny,paper")
+    ap.add_argument("--stages", default="metric,generator")
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--json", action="store_true")
@@ -88,11 +160,17 @@ def main(argv=None) -> list[dict]:
     presets = ["tiny"] if args.quick else args.presets.split(",")
     steps = 2 if args.quick else args.steps
     torch.manual_seed(0)
-    rows = [r for p in presets for r in measure(p, steps, args.device)]
+    stages = args.stages.split(",")
+    rows = []
+    for p in presets:
+        if "metric" in stages:
+            rows += measure(p, steps, args.device)
+        if "generator" in stages:
+            rows += measure_generator(p, steps, args.device)
     if args.json:
         json.dump(rows, sys.stdout, indent=1)
     else:
-        print_rows("metric training throughput", rows)
+        print_rows("training throughput", rows)
     return rows
 
 

@@ -83,7 +83,7 @@ def test_sigkill_then_rerun_neither_repeats_nor_loses_steps(paired_prep, straigh
     run = tmp_path / "run"
     cfg = tmp_path / "c.toml"
     cfg.write_text("[train]\ncheckpoint_every = 10\n")
-    cmd = [sys.executable, "-m", "stccl_cli", "train", "--data", str(paired_prep), "--preset", "tiny",
+    cmd = [sys.executable, "-m", "stccl_cli", "train", "--data", str(paired_prep), "--stage", "metric", "--preset", "tiny",
            "-o", str(run), "--config", str(cfg)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     metrics = run / "metric" / "metrics.jsonl"
@@ -102,7 +102,7 @@ def test_sigkill_then_rerun_neither_repeats_nor_loses_steps(paired_prep, straigh
 
 def test_ctrl_c_writes_a_checkpoint(paired_prep, tmp_path):
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "stccl_cli", "train", "--data", str(paired_prep), "--preset", "tiny",
+    cmd = [sys.executable, "-m", "stccl_cli", "train", "--data", str(paired_prep), "--stage", "metric", "--preset", "tiny",
            "-o", str(run)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     metrics = run / "metric" / "metrics.jsonl"
@@ -122,7 +122,7 @@ def test_ctrl_c_writes_a_checkpoint(paired_prep, tmp_path):
 def test_torchrun_two_gloo_processes(paired_prep, tmp_path):
     run = tmp_path / "run"
     r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-                        "-m", "stccl_cli", "train", "--data", str(paired_prep), "--preset", "tiny",
+                        "-m", "stccl_cli", "train", "--data", str(paired_prep), "--stage", "metric", "--preset", "tiny",
                         "-o", str(run), "--steps", "10"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.count("metric ->") == 1  # rank 0 alone reports

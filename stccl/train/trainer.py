@@ -258,7 +258,7 @@ class Trainer:
             raise TrainingError(f"{path}: cannot read the checkpoint ({type(e).__name__}); "
                                 "delete it to start this stage again") from None
         saved = json.loads(state["config"])
-        if saved.get("model") != self.config.get("model") or saved.get("data") != self.config.get("data"):
+        if any(saved.get(k) != self.config.get(k) for k in ("model", "data", "disc", "loss")):
             raise TrainingError(f"{self.dir}: holds a run with another model/data config; "
                                 "use a new -o folder, or the same preset and config")
         for k, m in self.task.modules().items():
