@@ -112,3 +112,24 @@ def load_metric(path: str | Path, device: str | torch.device = "cpu"):
     load_state(path, model, device)
     meta["steps"] = int(json.loads(meta.get("steps", "0")))
     return model.to(device).eval(), cfg, meta
+
+
+def load_classifier(path: str | Path, device: str | torch.device = "cpu"):
+    """(EmotionClassifier, ClassifierConfig, metadata) rebuilt from an stccl safetensors file.
+
+    `metadata["steps"]` is how many training steps the weights have seen; `metadata["emotions"]`
+    (when present) names the logits in order.
+    """
+    from ..config import from_dict
+    from .discriminator import ClassifierConfig, EmotionClassifier
+
+    meta = read_metadata(path)
+    if meta.get("kind") != "classifier":
+        raise WeightsError(f"{path}: holds a {meta.get('kind')!r} model, not an emotion classifier")
+    cfg = from_dict(ClassifierConfig, meta["config"], f"{path} config")
+    model = EmotionClassifier(cfg)
+    load_state(path, model, device)
+    meta["steps"] = int(json.loads(meta.get("steps", "0")))
+    if "emotions" in meta:
+        meta["emotions"] = json.loads(meta["emotions"])
+    return model.to(device).eval(), cfg, meta
