@@ -10,6 +10,7 @@ import numpy as np
 
 _LEFT_EYE, _RIGHT_EYE = slice(36, 42), slice(42, 48)
 _INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
+_MOUTH = slice(48, 68)
 
 
 def normalise(lmk: np.ndarray) -> np.ndarray:
@@ -55,3 +56,47 @@ def expression(lmk: np.ndarray) -> dict[str, np.ndarray]:
         "eye_opening": np.mean([y[..., b] - y[..., a] for a, b in lids], axis=0),
         "mouth_opening": mouth_opening(lmk),
     }
+
+
+def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape or a.shape[-2:] != (68, 2):
+        raise ValueError(f"expected two landmark arrays of the same shape (..., 68, 2), got {a.shape} and {b.shape}")
+    return a, b
+
+
+def mouth_lmd(a: np.ndarray, b: np.ndarray) -> float:
+    """M-LMD in inter-ocular distances: mean L2 distance of the centred mouth points 48-67 of a and b.
+
+    Each shape is first normalised (`normalise`: eyes horizontal, inter-ocular distance 1) and its
+    mouth centred on its centroid, so only mouth shape counts, not head position, size, roll or
+    where the mouth sits. (..., 68, 2) twice -> mean over frames where both have a face (finite
+    landmarks); nan when there is none.
+    """
+    a, b = _pair(a, b)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ma, mb = normalise(a)[..., _MOUTH, :], normalise(b)[..., _MOUTH, :]
+        ma = ma - ma.mean(-2, keepdims=True)
+        mb = mb - mb.mean(-2, keepdims=True)
+        d = np.linalg.norm(ma - mb, axis=-1).mean(-1)
+    d = d[np.isfinite(d)]
+    return float(d.mean()) if d.size else float("nan")
+
+
+def mouth_corr(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation (unitless, -1..1) of the per-frame `mouth_opening` of a and b.
+
+    (N, 68, 2) twice -> correlation over frames where both have a face; nan with fewer than 3
+    such frames or when either opening does not vary.
+    """
+    a, b = _pair(a, b)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        oa, ob = np.ravel(mouth_opening(a)), np.ravel(mouth_opening(b))
+    ok = np.isfinite(oa) & np.isfinite(ob)
+    if ok.sum() < 3:
+        return float("nan")
+    x, y = oa[ok] - oa[ok].mean(), ob[ok] - ob[ok].mean()
+    sx, sy = np.sqrt((x * x).sum()), np.sqrt((y * y).sum())
+    if sx < 1e-9 or sy < 1e-9:  # openings are ~0.01-0.5 IOD: below this they do not vary
+        return float("nan")
+    return float((x * y).sum() / (sx * sy))
