@@ -7,6 +7,7 @@ import typer
 from stccl import __version__
 
 from . import edit, inspect, prep, train
+from . import eval as eval_cmd  # not `eval`: that would shadow the builtin
 
 app = typer.Typer(
     name="stccl",
@@ -37,6 +38,7 @@ def main(
 
 
 app.command("edit")(edit.edit)
+app.command("eval")(eval_cmd.evaluate)
 app.command("inspect")(inspect.inspect)
 app.command("prep")(prep.prep)
 app.command("train")(train.train)

@@ -1,0 +1,76 @@
+"""Loading user-given third-party weights into this package's model definitions.
+
+Files are read with safetensors (``.safetensors``) or ``torch.load(weights_only=True)`` (anything
+else); nothing is unpickled. A state dict may be wrapped (``{"state_dict": ...}``, ``{"model": ...}``,
+``{"net": ...}``) and its keys may carry a ``module.`` prefix (nn.DataParallel); both are undone.
+Keys must then match the model exactly, except BatchNorm ``num_batches_tracked`` counters, which
+old checkpoints lack. A mismatch raises WeightsError naming the missing, unexpected and
+wrong-shaped keys.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..errors import WeightsError
+
+SKIPPED = "not given: skipped"
+_WRAPPERS = ("state_dict", "model", "net", "network")
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint file, unwrapped and without a ``module.`` prefix."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path), device="cpu")
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch and safetensors raise many types for a foreign file
+        detail = " ".join(str(e).split())[:160]
+        raise WeightsError(f"{path}: cannot read weights ({type(e).__name__}: {detail})") from None
+    for key in _WRAPPERS:
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(f"{path}: not a state dict of tensors")
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def key_report(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
+    """What keeps `state` from loading into `model` strictly; empty when it fits."""
+    own = model.state_dict()
+    missing = sorted(k for k in set(own) - set(state) if not k.endswith("num_batches_tracked"))
+    unexpected = sorted(set(state) - set(own))
+    shapes = sorted(f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+                    for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing keys ({_few(missing)})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected keys ({_few(unexpected)})")
+    if shapes:
+        problems.append(f"{len(shapes)} keys of another shape ({_few(shapes)})")
+    return problems
+
+
+def load_into(model: torch.nn.Module, path: str | Path, what: str,
+              state: dict[str, torch.Tensor] | None = None) -> torch.nn.Module:
+    """Load `path` into `model` (eval mode, float32); WeightsError with a key report on mismatch."""
+    state = read_state_dict(path) if state is None else state
+    problems = key_report(model, state)
+    if problems:
+        raise WeightsError(f"{path} does not fit {what}: {'; '.join(problems)}")
+    model.load_state_dict(state, strict=False)  # only num_batches_tracked may be absent
+    return model.float().eval()
+
+
+def _few(keys: list[str], n: int = 3) -> str:
+    more = f", +{len(keys) - n} more" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more

@@ -1,0 +1,183 @@
+"""`stccl eval`: metrics of one edit, or the papers' protocol on a prepared dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from stccl.errors import InputError
+from stccl.eval.metrics import KEY_METRICS, METRICS
+from stccl.eval.pair import PairOptions, evaluate_pair
+from stccl.eval.protocol import PROTOCOLS, ProtocolOptions, run_protocol
+from stccl.eval.report import ARROW, fmt
+from stccl.eval.scorers import WeightPaths
+
+from .common import VERBOSE_OPTION, cli_errors, console, make_progress
+
+
+def _weights_option(flag: str, what: str):
+    return typer.Option(None, flag, help=what, dir_okay=False)
+
+
+@cli_errors
+def evaluate(
+    input: Optional[Path] = typer.Argument(None, help="The video before the edit."),
+    edited: Optional[Path] = typer.Argument(None, help="The same video after the edit (same frames)."),
+    emotion: Optional[str] = typer.Option(
+        None, "--emotion", "-e", help="Target emotion of the edit (default: from EDITED's name, <stem>.<emotion>.mp4)."),
+    json_out: bool = typer.Option(False, "--json", help="Print only the JSON result to stdout."),
+    tracker: str = typer.Option("dlib", "--tracker", help="dlib | fan | auto (the same on both videos)."),
+    classifier: Optional[Path] = _weights_option(
+        "--classifier", "The project's emotion classifier (default: classifier.safetensors if found)."),
+    arcface: Optional[Path] = _weights_option("--arcface", "ArcFace IResNet-50 weights (insightface): identity cosine."),
+    arcface18: Optional[Path] = _weights_option("--arcface18", "ArcFace ResNet-18 (resnet18_110.pth): FAD."),
+    syncnet: Optional[Path] = _weights_option("--syncnet", "SyncNet (syncnet_v2.model): LSE-D / LSE-C."),
+    expression: Optional[Path] = _weights_option("--expression", "EmoNet (emonet_8.pth): expression similarity."),
+    reference: Optional[Path] = typer.Option(
+        None, "--reference", help="Real footage of the target emotion for FAD and expression similarity "
+                                  "(default: INPUT, which measures change, not realism)."),
+    prototypes: Optional[Path] = typer.Option(None, "--prototypes", help="Warp prototypes for the expression shift."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Use only the first N frames (per clip)."),
+    device: str = typer.Option("cpu", "--device", help="Device of the networks: cpu | cuda | auto."),
+    data: Optional[Path] = typer.Option(None, "--data", help="A prepared dataset: run the protocol on it."),
+    protocol: str = typer.Option("mead-intra", "--protocol", help=" | ".join(PROTOCOLS)),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Generator trained with the STCCL loss (neural)."),
+    weights_no_stccl: Optional[Path] = typer.Option(
+        None, "--weights-no-stccl", help="The same generator trained without it (neural-no-stccl)."),
+    emotions: Optional[str] = typer.Option(
+        None, "--emotions", help="Target emotions, comma-separated (default: the protocol's 7 for MEAD, 6 for RAVDESS)."),
+    clips_per_actor: int = typer.Option(0, "--clips-per-actor", help="Neutral clips per actor; 0 = all."),
+    real_frames: int = typer.Option(300, "--real-frames", help="Real-set frames per actor and emotion."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder of a protocol run."),
+    verbose: bool = VERBOSE_OPTION,
+) -> None:
+    """Measure what an edit did: lip sync kept, expression changed, background kept.
+
+    With INPUT and EDITED: both videos are tracked with the same tracker and
+    compared frame by frame. Metrics that need third-party weights (FAD,
+    identity, expression similarity, LSE) run only when their weights are
+    given; the output says which weights were used.
+
+    With --data: the papers' protocol on a prepared dataset. MEAD test actors
+    M003 M009 W029 M012 M030 W015 (RAVDESS: Actor_01-06), cross-ID map
+    M003<-W015, M009<-M003, W029<-M009, M012<-W029, M030<-M012, W015<-M030.
+    Each test actor's neutral clips are edited into every target emotion by
+    each engine: warp; neural (--weights); neural without STCCL
+    (--weights-no-stccl). Writes OUT/eval.json, OUT/eval.md, OUT/eval.png.
+    See docs/eval.md.
+
+    Examples:
+
+      stccl eval talk.mp4 talk.happy.mp4
+
+      stccl eval talk.mp4 edited.mp4 --emotion sad --json > metrics.json
+
+      stccl eval talk.mp4 talk.angry.mp4 --arcface r50.pth --syncnet sync.model
+
+      stccl eval --data prep/ -o ev/ --protocol mead-cross --weights g.safetensors
+
+      stccl eval --data prep -o ev --weights g.safetensors --weights-no-stccl g0.safetensors
+    """
+    scoring = WeightPaths(classifier=classifier, arcface=arcface, arcface18=arcface18,
+                          expression=expression, syncnet=syncnet)
+    if data is not None:
+        if input is not None or edited is not None:
+            raise InputError("give either INPUT EDITED or --data PREP, not both")
+        _only_for("--data runs", {"--emotion (use --emotions)": emotion, "--reference": reference})
+        if out is None:
+            raise InputError("--data needs -o OUT_DIR for eval.json, eval.md and eval.png")
+        opts = ProtocolOptions(
+            protocol=protocol, weights=_str(weights), weights_no_stccl=_str(weights_no_stccl),
+            scoring=scoring, prototypes=_str(prototypes), tracker=tracker, device=device,
+            emotions=[e for e in (emotions or "").split(",") if e.strip()],
+            clips_per_actor=clips_per_actor, max_frames=max_frames or 0, real_frames=real_frames)
+        result = _with_progress("protocol", lambda p: run_protocol(data, out, opts, p))
+        if json_out:
+            typer.echo(json.dumps(result))
+        else:
+            _print_protocol(result)
+        return
+    if input is None or edited is None:
+        raise InputError("give INPUT and EDITED (or --data PREP -o OUT_DIR for a protocol run)")
+    _only_for("INPUT EDITED", {"--weights": weights, "--weights-no-stccl": weights_no_stccl,
+                               "--emotions (use --emotion)": emotions, "-o/--out": out})
+    opts = PairOptions(emotion=emotion, tracker=tracker, device=device, weights=scoring,
+                       reference=reference, prototypes=prototypes, max_frames=max_frames)
+    result = _with_progress("frames", lambda p: evaluate_pair(input, edited, opts, p))
+    if json_out:
+        typer.echo(json.dumps(result))
+    else:
+        _print_pair(result)
+
+
+def _only_for(form: str, given: dict) -> None:
+    wrong = [flag for flag, value in given.items() if value is not None]
+    if wrong:
+        raise InputError(f"{', '.join(wrong)} cannot be used with {form}")
+
+
+def _str(p: Optional[Path]) -> Optional[str]:
+    return None if p is None else str(p)
+
+
+def _with_progress(label: str, run):
+    progress = make_progress(transient=True)
+    task = progress.add_task(label, total=None)
+
+    def on_progress(done: int, total: int) -> None:
+        if not progress.live.is_started:
+            progress.start()
+        progress.update(task, completed=done, total=total)
+
+    try:
+        return run(on_progress)
+    finally:
+        if progress.live.is_started:
+            progress.stop()
+
+
+def _print_pair(r: dict) -> None:
+    f = r["frames"]
+    console.print(f"[bold]{escape(Path(r['input']).name)}[/] -> [bold]{escape(Path(r['edited']).name)}[/]  "
+                  f"target: {r['emotion'] or '?'}  frames compared: {f['compared']} "
+                  f"(face in both: {f['both_face']})  tracker: {r['tracker']}", highlight=False)
+    table = Table(title="stccl eval")
+    for col, just in (("metric", "left"), ("value", "right"), ("unit", "left"), ("better", "left"),
+                      ("note", "left")):
+        table.add_column(col, justify=just)
+    for name, m in METRICS.items():
+        better = "" if m.better == "info" else m.better
+        if name in r["skipped"]:
+            table.add_row(m.label, "–", m.unit, better, f"[dim]skipped: {escape(r['skipped'][name])}[/]")
+        elif name in r["metrics"]:
+            table.add_row(m.label, fmt(r["metrics"][name]), m.unit, better, "")
+    console.print(table)
+    console.print(f"real set (FAD, expression similarity): {escape(r['real_set'])}", highlight=False)
+    w = Table(title="weights used", show_header=False)
+    w.add_column("model")
+    w.add_column("path")
+    for k, v in r["weights"].items():
+        w.add_row(k, escape(v))
+    console.print(w)
+
+
+def _print_protocol(r: dict) -> None:
+    keys = [k for k in KEY_METRICS if any(t["avg"].get(k) is not None for t in r["table"].values())]
+    table = Table(title=f"stccl eval {r['protocol']}: mean over {', '.join(r['emotions'])}")
+    table.add_column("engine", no_wrap=True)
+    for k in keys:
+        table.add_column(f"{METRICS[k].label} {ARROW[METRICS[k].better]}".strip(), justify="right")
+    for eng, t in r["table"].items():
+        table.add_row(eng, *[fmt(t["avg"].get(k)) for k in keys])
+    console.print(table)
+    for note in r["notes"]:
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    for k, why in r["skipped"].items():
+        console.print(f"[dim]skipped {METRICS[k].label if k in METRICS else k}: {escape(why)}[/]", highlight=False)
+    console.print(f"wrote {escape(r['files']['json'])}, {escape(r['files']['markdown'])}, "
+                  f"{escape(r['files']['chart'])}", highlight=False, soft_wrap=True)
