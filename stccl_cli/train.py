@@ -93,7 +93,7 @@ def train(
     if stage == "prototypes":
         return _prototypes(data, out, export)
     if not data.exists():
-        raise InputError(f"prepared dataset not found: {data}")
+        raise InputError(f"{data}: not a prepared dataset (no such folder); run `stccl prep` first")
     file_cfg = load_toml(config) if config is not None else {}
     tr = {k: v for k, v in dict(steps=steps, epochs=epochs, batch=batch, lr=lr, workers=workers,
                                 device=device).items() if v is not None}

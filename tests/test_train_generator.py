@@ -180,7 +180,7 @@ def test_generator_errors_are_one_line(paired_prep, tmp_path):
     assert r.exit_code == 1
     assert "--stccl-weight 0" in r.output and "Traceback" not in r.output
     r = runner.invoke(app, ["train", "--data", str(tmp_path / "nothing"), "-o", str(tmp_path / "run")])
-    assert r.exit_code == 1 and "not found" in r.output
+    assert r.exit_code == 1 and "not a prepared dataset" in r.output
     r = runner.invoke(app, ["train", "--data", str(paired_prep), "--stage", "painting", "-o", str(tmp_path / "r")])
     assert r.exit_code == 1 and "unknown stage" in r.output
 
