@@ -1,0 +1,60 @@
+"""`python -m benchmarks --quick --json`: the structure of its one table of ratios.
+
+Nothing here checks speed: the figures depend on the machine and its load.
+"""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def quick(shared_data) -> dict:
+    r = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--json"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=3600)
+    assert r.returncode == 0, r.stderr[-4000:]
+    return json.loads(r.stdout)  # stdout holds the JSON and nothing else
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_quick_json_table_structure(quick):
+    assert quick["quick"] is True
+    assert quick["sections"] == ["prep", "edit", "train"]
+    rows = quick["rows"]
+    assert rows
+    assert {r["section"] for r in rows} == {"prep", "edit", "train"}
+    names = [r["name"] for r in rows]
+    assert len(names) == len(set(names)), "row names must be unique"
+    for r in rows:
+        for key in ("name", "unit", "baseline"):
+            assert isinstance(r[key], str) and r[key].strip(), (key, r)
+        for key in ("ratio", "value", "baseline_value"):
+            assert isinstance(r[key], (int, float)), (key, r)
+            assert math.isfinite(r[key]) and r[key] > 0, (key, r)
+        assert r["baseline"] != r["name"]
+        assert r["ratio"] == pytest.approx(r["value"] / r["baseline_value"], rel=1e-9)
+    # every part of the suite is there
+    assert any(n.startswith("prep (dlib)") for n in names)
+    assert any(n.startswith("edit warp") for n in names)
+    assert any(n.startswith("metric tiny") for n in names)
+    assert any(n.startswith("generator tiny") for n in names)
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_quick_json_describes_the_machine(quick):
+    m = quick["machine"]
+    for key in ("cpu", "torch", "device", "date"):
+        assert isinstance(m[key], str) and m[key], key
+    assert isinstance(m["cores"], int) and m["cores"] >= 1
+    assert "gpu" in m  # None without a GPU
+    assert m["device"] in ("cpu", "cuda")
+    assert (m["gpu"] is None) == (m["device"] == "cpu")
+    assert quick["seconds"] > 0
