@@ -51,7 +51,7 @@ def busy() -> bool:
 # -- training -------------------------------------------------------------------------------------
 def train_arm(data: Path, run: Path, weight: float, args) -> dict:
     """Train (or resume, or reuse) one arm; returns its steps, wall time and last logged values."""
-    from stccl.train.config import generator_preset
+    from stccl.train.presets import generator_preset
     from stccl.train.generator import train_generator
 
     cfg = generator_preset(args.preset)
@@ -172,7 +172,7 @@ def crop_change(weights: Path, clip: Path, lmk: np.ndarray, emotion: str, n: int
     frames, inside the editor's face mask (weighted by it) and outside it."""
     import torch
 
-    from stccl.edit.engine import EMOTIONS
+    from stccl.emotions import EMOTIONS
     from stccl.edit.paste import face_mask
     from stccl.face import similarity_from_landmarks, transform_landmarks, warp_to_crop
     from stccl.models.io import load_generator

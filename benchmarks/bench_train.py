@@ -18,7 +18,7 @@ import sys
 
 import torch
 
-from stccl.train.config import metric_preset
+from stccl.train.presets import metric_preset
 from stccl.train.metric import augmenter
 from stccl.train.trainer import Runtime
 
@@ -84,7 +84,7 @@ def measure_generator(preset: str, steps: int, device: str) -> list[dict]:
     from stccl.models.correlation import CorrelationMetric
     from stccl.models.discriminator import Discriminator
     from stccl.models.generator import Generator
-    from stccl.train.config import generator_preset
+    from stccl.train.presets import generator_preset
     from stccl.train.generator import adversarial_step
 
     cfg = generator_preset(preset)

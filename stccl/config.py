@@ -1,47 +1,59 @@
-"""Typed dataclass configs: the single source of truth for options.
+"""Typed dataclass configs of face tracking, `prep` and `edit`: the single source of truth for
+their options.
 
 Precedence: CLI option > `--config file.toml` > dataclass default. The resolved config is
-saved next to outputs (and later inside checkpoints) with `to_dict`.
+saved next to outputs (and inside checkpoints) with `to_dict`. How values are checked and
+where the help texts come from: stccl.typed. Torch-free.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import tomllib
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal
 
 import tomli_w
 
+from .devices import check_device
+from .emotions import check_emotion
 from .errors import InputError
+from .face.pick import check_face
+from .typed import Check, ConfigError, at_least, from_dict, overlay, to_dict, validate
 
-T = TypeVar("T")
+__all__ = ["AlignConfig", "ConfigError", "Device", "EditConfig", "Emotion", "FaceIndex", "PrepConfig",
+           "TrackConfig", "from_dict", "load_toml", "overlay", "save_toml", "to_dict", "validate"]
+
+Emotion = Annotated[str, Check(check_emotion, "an emotion name")]
+Device = Annotated[str, Check(check_device, "auto, cpu, cuda, cuda:N or mps")]
+FaceIndex = Annotated[int, Check(check_face, "a face index")]
+Count = Annotated[int, at_least(1)]
+X264_PRESETS = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                       "slower", "veryslow"]
 
 
 @dataclass
 class TrackConfig:
     """Face tracking: detection schedule, identity, gaps and smoothing."""
 
-    tracker: str = "auto"  # auto | fan | dlib
-    device: str = "auto"  # FAN only: auto | cpu | cuda[:N] | mps
-    detect_every: int = 10  # re-detect at least every N frames
-    detect_size: int = 480  # longest side of the frame used for detection
-    face: int = 0  # which face to follow: 0 = largest at the start, 1 = next, ...
-    max_gap: int = 12  # gaps up to this many frames are interpolated, longer ones flagged
+    tracker: Literal["auto", "fan", "dlib"] = "auto"  # landmark tracker: auto = fan when its weights are found, else dlib
+    device: Device = "auto"  # device for FAN
+    detect_every: Count = 10  # re-detect at least every N frames
+    detect_size: Count = 480  # longest side of the frame used for detection
+    face: FaceIndex = 0  # which face to follow when several: 0 = largest at the start, 1 = next, ...
+    max_gap: Annotated[int, at_least(0)] = 12  # gaps up to this many frames are interpolated, longer ones flagged
     min_cutoff: float = 1.0  # One-Euro on head motion and stable points: cutoff (Hz) at rest
     beta: float = 3.0  # One-Euro speed coefficient, per inter-ocular distance/s (higher = less lag)
     mouth_min_cutoff: float = 5.0  # One-Euro on lip and jaw shape (speech is fast): cutoff at rest
-    mouth_beta: float = 30.0
-    smooth: bool = True
+    mouth_beta: float = 30.0  # One-Euro speed coefficient of lip and jaw shape
+    smooth: bool = True  # smooth landmarks and alignment over time
 
 
 @dataclass
 class AlignConfig:
     """Similarity alignment to the canonical template."""
 
-    size: int = 256  # crop side in pixels
+    size: Annotated[int, at_least(16)] = 256  # aligned crop side in pixels
     min_cutoff: float = 0.5  # One-Euro cutoff (Hz) for the transform at rest
     beta: float = 10.0  # speed coefficient; units: log-scale, radians and crop extents per second
 
@@ -50,16 +62,16 @@ class AlignConfig:
 class PrepConfig:
     """`stccl prep`: dataset preparation."""
 
-    layout: str = "auto"  # auto | mead | ravdess | folder
-    views: list[str] = field(default_factory=lambda: ["front"])
-    levels: list[int] = field(default_factory=list)  # empty = all
-    workers: int = 1
-    shard: str = "1/1"
-    jpeg_quality: int = 95
-    retry_failed: bool = False
-    sample_rate: int = 16000
-    n_mfcc: int = 13
-    max_pair_cost: float = 0.0  # 0 = use the built-in threshold
+    layout: Literal["auto", "mead", "ravdess", "folder"] = "auto"  # dataset layout; auto detects it
+    views: list[str] = field(default_factory=lambda: ["front"])  # MEAD views
+    levels: list[int] = field(default_factory=list)  # MEAD intensity levels; empty = all
+    workers: Count = 1  # parallel processes
+    shard: str = "1/1"  # do only part i of n of the clips, e.g. 3/8 (for job arrays)
+    jpeg_quality: Annotated[int, at_least(1)] = 95  # quality of the stored aligned crops
+    retry_failed: bool = False  # try clips that failed before again
+    sample_rate: Count = 16000  # audio sample rate for the MFCCs
+    n_mfcc: Count = 13  # MFCCs per frame
+    max_pair_cost: Annotated[float, at_least(0)] = 0.0  # DTW cost above which a pair is rejected; 0 = the built-in threshold
     track: TrackConfig = field(default_factory=TrackConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
 
@@ -68,62 +80,22 @@ class PrepConfig:
 class EditConfig:
     """`stccl edit`: re-expression of a video."""
 
-    emotion: str = "happy"
-    intensity: float = 1.0  # 0 = unchanged, 1 = full, > 1 exaggerated
-    engine: str = "auto"  # auto | neural | warp
-    weights: str | None = None  # generator weights (safetensors); auto-found when None
-    prototypes: str | None = None  # warp engine prototypes (JSON); the shipped ones when None
-    start: float | None = None  # seconds; edit only from here (the rest passes through)
-    end: float | None = None
-    device: str = "auto"
-    batch: int = 8
-    ease: float = 0.32  # seconds over which the intensity ramps at face gaps and start/end
-    crop_size: int = 256
-    crf: int = 18
-    preset: str = "fast"
-    overwrite: bool = False
+    emotion: Emotion = "happy"  # target emotion
+    intensity: Annotated[float, at_least(0, "a number >= 0")] = 1.0  # 0 = unchanged, 1 = full, > 1 exaggerated
+    engine: Literal["auto", "neural", "warp"] = "auto"  # auto = neural when generator weights are found, else warp
+    weights: str | None = None  # generator weights (.safetensors); found in ./weights/ or $STCCL_WEIGHTS when not given
+    prototypes: str | None = None  # warp-engine prototypes (JSON, see weights/PROTOTYPES.md); the shipped ones when not given
+    start: Annotated[float, at_least(0)] | None = None  # edit from this time (s) on; the rest passes through
+    end: float | None = None  # edit up to this time (s)
+    device: Device = "auto"  # device of the engine
+    batch: Count = 8  # frames per engine call
+    ease: Annotated[float, at_least(0)] = 0.32  # seconds over which the intensity ramps at face gaps and start/end
+    crop_size: Annotated[int, at_least(16)] = 256  # aligned crop side the warp engine works at
+    crf: Annotated[int, at_least(0)] = 18  # x264 quality (lower = better, larger files)
+    preset: X264_PRESETS = "fast"  # x264 speed preset
+    overwrite: bool = False  # replace existing outputs
     track: TrackConfig = field(default_factory=TrackConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
-
-
-def to_dict(cfg: Any) -> dict[str, Any]:
-    return dataclasses.asdict(cfg)
-
-
-def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
-    """Build `cls` from a (possibly partial) dict; unknown keys are an error."""
-    if not isinstance(data, dict):
-        raise InputError(f"{where}: expected a table, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in data:
-            continue
-        value, hint = data[f.name], hints[f.name]
-        if dataclasses.is_dataclass(hint):
-            value = from_dict(hint, value, f"{where}.{f.name}")
-        kwargs[f.name] = value
-    return cls(**kwargs)
-
-
-def overlay(cfg: T, data: dict[str, Any], where: str = "config") -> T:
-    """Return a copy of `cfg` with the keys of `data` replaced (nested tables merge)."""
-    merged = _merge(to_dict(cfg), data)
-    return from_dict(type(cfg), merged, where)
-
-
-def _merge(base: dict, new: dict) -> dict:
-    out = dict(base)
-    for k, v in new.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = v
-    return out
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

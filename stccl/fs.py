@@ -1,4 +1,5 @@
-"""File-system helpers: output folders that are checked up front, and atomic writes."""
+"""File-system helpers: which files are videos, output folders that are checked up front, and
+atomic writes."""
 
 from __future__ import annotations
 
@@ -10,8 +11,17 @@ from typing import Iterator
 
 from .errors import InputError
 
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+
+def is_video(path: str | Path) -> bool:
+    """A video file by its name (hidden files are not)."""
+    path = Path(path)
+    return path.suffix.lower() in VIDEO_EXTENSIONS and not path.name.startswith(".")
 
 
 def ensure_writable_dir(path: str | Path) -> Path:

@@ -9,39 +9,36 @@ import typer
 from rich.table import Table
 
 from stccl.config import EditConfig
-from stccl.data.layouts import VIDEO_EXTENSIONS
 from stccl.edit.editor import Editor, default_output, is_edit_output
-from stccl.edit.engine import check_emotion
 from stccl.edit.preview import write_preview
 from stccl.errors import InputError, StcclError
-from stccl.fs import ensure_writable_dir
+from stccl.fs import VIDEO_EXTENSIONS, ensure_writable_dir
 from stccl.video import probe
 
-from .common import CONFIG_OPTION, VERBOSE_OPTION, cli_errors, console, make_progress, one_line, resolve_config
+from .common import CONFIG_OPTION, VERBOSE_OPTION, ConfigOptions, cli_errors, console, make_progress, one_line
+
+opt = ConfigOptions(EditConfig)
+
 
 @cli_errors
 def edit(
     inputs: list[Path] = typer.Argument(..., help="Video files, or folders of videos."),
-    emotion: Optional[str] = typer.Option(
-        None, "--emotion", "-e",
-        help="angry | contempt | disgusted | fear | happy | neutral | sad | surprised  [default: happy]"),
-    intensity: Optional[float] = typer.Option(
-        None, "--intensity", "-i", help="0 = unchanged, 1 = full, >1 exaggerated.  [default: 1.0]"),
+    emotion: Optional[str] = opt("emotion", "--emotion", "-e",
+                                 help="angry | contempt | disgusted | fear | happy | neutral | sad | surprised"),
+    intensity: Optional[float] = opt("intensity", "--intensity", "-i"),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output file (one input only)."),
     out_dir: Optional[Path] = typer.Option(
-        None, "--out-dir", help="Folder for the outputs.  [default: beside each input]"),
-    engine: Optional[str] = typer.Option(
-        None, "--engine", help="auto | neural | warp  [default: auto: neural when weights are found]"),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="Generator weights (.safetensors)."),
-    prototypes: Optional[Path] = typer.Option(
-        None, "--prototypes", help="Warp-engine prototypes (JSON; see weights/PROTOTYPES.md)."),
-    start: Optional[float] = typer.Option(None, "--start", help="Edit from this time (s) on."),
-    end: Optional[float] = typer.Option(None, "--end", help="Edit up to this time (s)."),
-    face: Optional[int] = typer.Option(None, "--face", help="Which face when several: 0 = largest."),
-    tracker: Optional[str] = typer.Option(None, "--tracker", help="auto | fan | dlib"),
-    device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N | mps"),
+        None, "--out-dir", help="Folder for the outputs (default: beside each input)."),
+    engine: Optional[str] = opt("engine", "--engine"),
+    weights: Optional[Path] = opt("weights", "--weights"),
+    prototypes: Optional[Path] = opt("prototypes", "--prototypes"),
+    start: Optional[float] = opt("start", "--start"),
+    end: Optional[float] = opt("end", "--end"),
+    face: Optional[int] = opt("track.face", "--face"),
+    tracker: Optional[str] = opt("track.tracker", "--tracker"),
+    device: Optional[str] = opt("device", "--device"),
     preview: bool = typer.Option(False, "--preview", help="Also write <output>.preview.png (before/after)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
+    overwrite: bool = opt("overwrite", "--overwrite"),
     config: Optional[Path] = CONFIG_OPTION,
     verbose: bool = VERBOSE_OPTION,
 ) -> None:
@@ -58,19 +55,7 @@ def edit(
 
       stccl edit clips/ -e angry --out-dir edited/ --engine warp
     """
-    given: dict = {k: v for k, v in dict(emotion=emotion, intensity=intensity, engine=engine,
-                                         start=start, end=end, device=device).items() if v is not None}
-    if weights is not None:
-        given["weights"] = str(weights)
-    if prototypes is not None:
-        given["prototypes"] = str(prototypes)
-    if overwrite:
-        given["overwrite"] = True
-    track = {k: v for k, v in dict(tracker=tracker, face=face).items() if v is not None}
-    if track:
-        given["track"] = track
-    cfg: EditConfig = resolve_config(EditConfig(), config, given)
-    check_emotion(cfg.emotion)
+    cfg: EditConfig = opt.resolve(EditConfig(), config, locals())
     files = _expand(inputs)
     if out is not None and len(files) > 1:
         raise InputError("-o/--out takes one input; use --out-dir for several")

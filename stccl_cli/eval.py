@@ -11,65 +11,56 @@ from rich.markup import escape
 from rich.table import Table
 
 from stccl.errors import InputError
+from stccl.eval import EvalConfig, evaluate_pair, run_protocol
 from stccl.eval.metrics import KEY_METRICS, METRICS
-from stccl.eval.pair import PairOptions, evaluate_pair
-from stccl.eval.protocol import PROTOCOLS, ProtocolOptions, run_protocol
 from stccl.eval.report import ARROW, fmt
-from stccl.eval.scorers import WeightPaths
 
-from .common import VERBOSE_OPTION, cli_errors, console, make_progress
+from .common import CONFIG_OPTION, VERBOSE_OPTION, ConfigOptions, cli_errors, console, csv, make_progress
 
 
-def _weights_option(flag: str, what: str):
-    return typer.Option(None, flag, help=what, dir_okay=False)
+opt = ConfigOptions(EvalConfig)
+PAIR_ONLY = ("emotion", "reference")  # options of one edit, not of a protocol run
+PROTOCOL_ONLY = ("protocol", "weights", "weights_no_stccl", "emotions", "clips_per_actor", "real_frames")
 
 
 @cli_errors
 def evaluate(
     input: Optional[Path] = typer.Argument(None, help="The video before the edit."),
     edited: Optional[Path] = typer.Argument(None, help="The same video after the edit (same frames)."),
-    emotion: Optional[str] = typer.Option(
-        None, "--emotion", "-e", help="Target emotion of the edit (default: from EDITED's name, <stem>.<emotion>.mp4)."),
+    emotion: Optional[str] = opt("emotion", "--emotion", "-e"),
     json_out: bool = typer.Option(False, "--json", help="Print only the JSON result to stdout."),
-    tracker: str = typer.Option("dlib", "--tracker", help="dlib | fan | auto (the same on both videos)."),
-    classifier: Optional[Path] = _weights_option(
-        "--classifier", "The project's emotion classifier (default: classifier.safetensors if found)."),
-    arcface: Optional[Path] = _weights_option("--arcface", "ArcFace IResNet-50 weights (insightface): identity cosine."),
-    arcface18: Optional[Path] = _weights_option("--arcface18", "ArcFace ResNet-18 (resnet18_110.pth): FAD."),
-    syncnet: Optional[Path] = _weights_option("--syncnet", "SyncNet (syncnet_v2.model): LSE-D / LSE-C."),
-    expression: Optional[Path] = _weights_option("--expression", "EmoNet (emonet_8.pth): expression similarity."),
-    reference: Optional[Path] = typer.Option(
-        None, "--reference", help="Real footage of the target emotion for FAD and expression similarity "
-                                  "(default: INPUT, which measures change, not realism)."),
-    prototypes: Optional[Path] = typer.Option(None, "--prototypes", help="Warp prototypes for the expression shift."),
-    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Use only the first N frames (per clip)."),
-    device: str = typer.Option("cpu", "--device", help="Device of the networks: cpu | cuda | auto."),
+    tracker: Optional[str] = opt("tracker", "--tracker"),
+    classifier: Optional[Path] = opt("scoring.classifier", "--classifier"),
+    arcface: Optional[Path] = opt("scoring.arcface", "--arcface"),
+    arcface18: Optional[Path] = opt("scoring.arcface18", "--arcface18"),
+    syncnet: Optional[Path] = opt("scoring.syncnet", "--syncnet"),
+    expression: Optional[Path] = opt("scoring.expression", "--expression"),
+    reference: Optional[Path] = opt("reference", "--reference"),
+    prototypes: Optional[Path] = opt("prototypes", "--prototypes"),
+    max_frames: Optional[int] = opt("max_frames", "--max-frames"),
+    device: Optional[str] = opt("device", "--device"),
     data: Optional[Path] = typer.Option(None, "--data", help="A prepared dataset: run the protocol on it."),
-    protocol: str = typer.Option("mead-intra", "--protocol", help=" | ".join(PROTOCOLS)),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="Generator trained with the STCCL loss (neural)."),
-    weights_no_stccl: Optional[Path] = typer.Option(
-        None, "--weights-no-stccl", help="The same generator trained without it (neural-no-stccl)."),
-    emotions: Optional[str] = typer.Option(
-        None, "--emotions", help="Target emotions, comma-separated (default: the protocol's 7 for MEAD, 6 for RAVDESS)."),
-    clips_per_actor: int = typer.Option(0, "--clips-per-actor", help="Neutral clips per actor; 0 = all."),
-    real_frames: int = typer.Option(300, "--real-frames", help="Real-set frames per actor and emotion."),
+    protocol: Optional[str] = opt("protocol", "--protocol"),
+    weights: Optional[Path] = opt("weights", "--weights"),
+    weights_no_stccl: Optional[Path] = opt("weights_no_stccl", "--weights-no-stccl"),
+    emotions: Optional[str] = opt("emotions", "--emotions", parse=csv),
+    clips_per_actor: Optional[int] = opt("clips_per_actor", "--clips-per-actor"),
+    real_frames: Optional[int] = opt("real_frames", "--real-frames"),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder of a protocol run."),
+    config: Optional[Path] = CONFIG_OPTION,
     verbose: bool = VERBOSE_OPTION,
 ) -> None:
     """Measure what an edit did: lip sync kept, expression changed, background kept.
 
-    With INPUT and EDITED: both videos are tracked with the same tracker and
-    compared frame by frame. Metrics that need third-party weights (FAD,
-    identity, expression similarity, LSE) run only when their weights are
-    given; the output says which weights were used.
+    With INPUT and EDITED: both videos are tracked with the same tracker and compared frame by
+    frame. Metrics that need third-party weights (FAD, identity, expression similarity, LSE)
+    run only when their weights are given; the output says which weights were used.
 
-    With --data: the papers' protocol on a prepared dataset. MEAD test actors
-    M003 M009 W029 M012 M030 W015 (RAVDESS: Actor_01-06), cross-ID map
-    M003<-W015, M009<-M003, W029<-M009, M012<-W029, M030<-M012, W015<-M030.
-    Each test actor's neutral clips are edited into every target emotion by
-    each engine: warp; neural (--weights); neural without STCCL
-    (--weights-no-stccl). Writes OUT/eval.json, OUT/eval.md, OUT/eval.png.
-    See docs/eval.md.
+    With --data: the papers' protocol on a prepared dataset. MEAD test actors M003 M009 W029
+    M012 M030 W015 (RAVDESS: Actor_01-06), cross-ID map M003<-W015, M009<-M003, W029<-M009,
+    M012<-W029, M030<-M012, W015<-M030. Each test actor's neutral clips are edited into every
+    target emotion by each engine: warp; neural (--weights); neural without STCCL
+    (--weights-no-stccl). Writes OUT/eval.json, OUT/eval.md, OUT/eval.png. See docs/eval.md.
 
     Examples:
 
@@ -83,20 +74,15 @@ def evaluate(
 
       stccl eval --data prep -o ev --weights g.safetensors --weights-no-stccl g0.safetensors
     """
-    scoring = WeightPaths(classifier=classifier, arcface=arcface, arcface18=arcface18,
-                          expression=expression, syncnet=syncnet)
+    given = opt.given(locals())
+    cfg: EvalConfig = opt.resolve(EvalConfig(), config, locals())
     if data is not None:
         if input is not None or edited is not None:
             raise InputError("give either INPUT EDITED or --data PREP, not both")
-        _only_for("--data runs", {"--emotion (use --emotions)": emotion, "--reference": reference})
+        _only_for("--data runs", given, PAIR_ONLY)
         if out is None:
             raise InputError("--data needs -o OUT_DIR for eval.json, eval.md and eval.png")
-        opts = ProtocolOptions(
-            protocol=protocol, weights=_str(weights), weights_no_stccl=_str(weights_no_stccl),
-            scoring=scoring, prototypes=_str(prototypes), tracker=tracker, device=device,
-            emotions=[e for e in (emotions or "").split(",") if e.strip()],
-            clips_per_actor=clips_per_actor, max_frames=max_frames or 0, real_frames=real_frames)
-        result = _with_progress("protocol", lambda p: run_protocol(data, out, opts, p))
+        result = _with_progress("protocol", lambda p: run_protocol(data, out, cfg, p))
         if json_out:
             typer.echo(json.dumps(result))
         else:
@@ -104,25 +90,20 @@ def evaluate(
         return
     if input is None or edited is None:
         raise InputError("give INPUT and EDITED (or --data PREP -o OUT_DIR for a protocol run)")
-    _only_for("INPUT EDITED", {"--weights": weights, "--weights-no-stccl": weights_no_stccl,
-                               "--emotions (use --emotion)": emotions, "-o/--out": out})
-    opts = PairOptions(emotion=emotion, tracker=tracker, device=device, weights=scoring,
-                       reference=reference, prototypes=prototypes, max_frames=max_frames)
-    result = _with_progress("frames", lambda p: evaluate_pair(input, edited, opts, p))
+    _only_for("INPUT EDITED", given, PROTOCOL_ONLY)
+    if out is not None:
+        raise InputError("-o/--out cannot be used with INPUT EDITED")
+    result = _with_progress("frames", lambda p: evaluate_pair(input, edited, cfg, p))
     if json_out:
         typer.echo(json.dumps(result))
     else:
         _print_pair(result)
 
 
-def _only_for(form: str, given: dict) -> None:
-    wrong = [flag for flag, value in given.items() if value is not None]
+def _only_for(form: str, given: dict, keys: tuple[str, ...]) -> None:
+    wrong = [opt.names()[k] for k in keys if k in given]
     if wrong:
         raise InputError(f"{', '.join(wrong)} cannot be used with {form}")
-
-
-def _str(p: Optional[Path]) -> Optional[str]:
-    return None if p is None else str(p)
 
 
 def _with_progress(label: str, run):

@@ -7,6 +7,7 @@ import typer
 from stccl import __version__
 
 from . import edit, inspect, prep, train
+from .common import command_help
 from . import eval as eval_cmd  # not `eval`: that would shadow the builtin
 
 app = typer.Typer(
@@ -37,8 +38,6 @@ def main(
     """
 
 
-app.command("edit")(edit.edit)
-app.command("eval")(eval_cmd.evaluate)
-app.command("inspect")(inspect.inspect)
-app.command("prep")(prep.prep)
-app.command("train")(train.train)
+for name, func in [("edit", edit.edit), ("eval", eval_cmd.evaluate), ("inspect", inspect.inspect),
+                   ("prep", prep.prep), ("train", train.train)]:
+    app.command(name, help=command_help(func))(func)

@@ -10,19 +10,18 @@ from rich.table import Table
 
 from stccl.config import PrepConfig
 from stccl.data.prep import PrepSummary, run_prep
+from stccl.errors import InputError
 
-from .common import (
-    CONFIG_OPTION,
-    VERBOSE_OPTION,
-    cli_errors,
-    console,
-    make_progress,
-    resolve_config,
-)
+from .common import CONFIG_OPTION, VERBOSE_OPTION, ConfigOptions, cli_errors, console, csv, make_progress
+
+opt = ConfigOptions(PrepConfig)
 
 
-def _csv(value: Optional[str]) -> Optional[list[str]]:
-    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+def _levels(value: str) -> list[int]:
+    try:
+        return [int(v.removeprefix("level_")) for v in csv(value)]
+    except ValueError:
+        raise InputError(f"--levels: not a list of level numbers: {value!r}") from None
 
 
 @cli_errors
@@ -31,28 +30,17 @@ def prep(
         ..., help="Dataset root (MEAD or RAVDESS layout, any folder of videos) or a CSV manifest."
     ),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder of the prepared dataset."),
-    layout: Optional[str] = typer.Option(
-        None, "--layout", help="auto | mead | ravdess | folder  [default: auto]"
-    ),
-    tracker: Optional[str] = typer.Option(
-        None, "--tracker", help="auto | fan | dlib  [default: auto: fan if its weights are found]"
-    ),
-    size: Optional[int] = typer.Option(None, "--size", help="Aligned crop size.  [default: 256]"),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Parallel processes.  [default: 1]"),
-    shard: Optional[str] = typer.Option(
-        None, "--shard", help="Do only part i of n of the clips, e.g. 3/8 (for job arrays)."
-    ),
-    views: Optional[str] = typer.Option(
-        None, "--views", help="MEAD views, comma-separated.  [default: front]"
-    ),
-    levels: Optional[str] = typer.Option(
-        None, "--levels", help="MEAD intensity levels, comma-separated.  [default: all]"
-    ),
-    face: Optional[int] = typer.Option(
-        None, "--face", help="Which face to follow when several: 0 = largest.  [default: 0]"
-    ),
-    device: Optional[str] = typer.Option(None, "--device", help="Device for FAN: auto | cpu | cuda:0"),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="Try clips that failed before again."),
+    layout: Optional[str] = opt("layout", "--layout"),
+    tracker: Optional[str] = opt("track.tracker", "--tracker"),
+    size: Optional[int] = opt("align.size", "--size"),
+    workers: Optional[int] = opt("workers", "--workers"),
+    shard: Optional[str] = opt("shard", "--shard", show_default=False),
+    views: Optional[str] = opt("views", "--views", parse=csv, help="MEAD views, comma-separated."),
+    levels: Optional[str] = opt("levels", "--levels", parse=_levels,
+                                help="MEAD intensity levels, comma-separated (default: all)."),
+    face: Optional[int] = opt("track.face", "--face"),
+    device: Optional[str] = opt("track.device", "--device"),
+    retry_failed: bool = opt("retry_failed", "--retry-failed"),
     config: Optional[Path] = CONFIG_OPTION,
     verbose: bool = VERBOSE_OPTION,
 ) -> None:
@@ -68,35 +56,11 @@ def prep(
 
       stccl prep my_clips/ -o prepared/mine --tracker dlib
     """
-    given: dict = {}
-    for key, value in [("layout", layout), ("workers", workers), ("shard", shard)]:
-        if value is not None:
-            given[key] = value
-    if views is not None:
-        given["views"] = _csv(views)
-    if levels is not None:
-        given["levels"] = [_level(v) for v in _csv(levels) or []]
-    if retry_failed:
-        given["retry_failed"] = True
-    track = {k: v for k, v in [("tracker", tracker), ("device", device), ("face", face)] if v is not None}
-    if track:
-        given["track"] = track
-    if size is not None:
-        given["align"] = {"size": size}
-    cfg = resolve_config(PrepConfig(), config, given)
+    cfg: PrepConfig = opt.resolve(PrepConfig(), config, locals())
     summary = _run_with_progress(input_dir, out, cfg)
     _print_summary(summary, out)
     if summary.failed_total:
         raise typer.Exit(1)
-
-
-def _level(v: str) -> int:
-    from stccl.errors import InputError
-
-    try:
-        return int(v.removeprefix("level_"))
-    except ValueError:
-        raise InputError(f"--levels: not a level number: {v!r}") from None
 
 
 def _run_with_progress(input_dir: Path, out: Path, cfg: PrepConfig) -> PrepSummary:

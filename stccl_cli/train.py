@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.table import Table
 
-from stccl.errors import InputError
+from stccl.train import run
+from stccl.train.config import ChainConfig, MetricRunConfig
+from stccl.train.stages import STAGES
 
-from stccl.config import load_toml, overlay
-from stccl.fs import ensure_writable_dir
+from .common import CONFIG_OPTION, VERBOSE_OPTION, ConfigOptions, cli_errors, console, csv, err_console, make_progress
 
-from .common import CONFIG_OPTION, VERBOSE_OPTION, cli_errors, console, err_console, make_progress
-
-STAGES = ("metric", "generator", "classifier", "prototypes")
-CHAIN = ("metric", "generator", "classifier")
+opt = ConfigOptions(MetricRunConfig, ChainConfig)  # train.* and data.window apply to every stage
 SHOWN = {
     "metric": ("loss", "val/loss", "val/pos", "val/neg", "val/pos_shuffled", "val/gap"),
     "generator": ("loss", "g/adv", "g/cls", "g/cycle", "g/identity", "g/stccl", "val/identity", "val/change",
@@ -32,23 +29,25 @@ SHOWN = {
 def train(
     data: Path = typer.Option(..., "--data", help="Prepared dataset (from `stccl prep`)."),
     stage: Optional[str] = typer.Option(
-        None, "--stage", help="metric | generator | classifier | prototypes  [default: metric, generator, classifier in turn]"),
+        None, "--stage", help=f"{' | '.join(STAGES)} (default: metric, generator, classifier in turn)."),
     out: Path = typer.Option(Path("runs/stccl"), "-o", "--out", help="Run folder (resumed when it exists)."),
-    preset: str = typer.Option("base", "--preset", help="tiny | base | paper (for every stage)."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Train to this step (a larger value continues a run)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Train this many passes over the data instead of --steps."),
-    batch: Optional[int] = typer.Option(None, "--batch", help="Batch size per process."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate."),
-    variant: Optional[str] = typer.Option(None, "--variant", help="vd | cm: the metric's spatial correlation variant."),
-    window: Optional[int] = typer.Option(None, "--window", help="Frames per window, metric and generator (1 = no temporal term)."),
-    metric: Optional[Path] = typer.Option(
-        None, "--metric", help="Frozen metric for the generator's STCCL loss  [default: RUN/metric.safetensors]"),
-    stccl_weight: Optional[float] = typer.Option(
-        None, "--stccl-weight", help="Weight of the generator's STCCL loss; 0 switches it off (the ablation)."),
-    val_actors: Optional[str] = typer.Option(
-        None, "--val-actors", help="Comma-separated held-out actors  [default: the last actor]"),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Data loader processes."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N | mps"),
+    preset: str = typer.Option("base", "--preset", help="tiny | base | paper, for every stage; the "
+                               "options below default to the preset's values."),
+    steps: Optional[int] = opt("train.steps", "--steps", show_default=False),
+    epochs: Optional[int] = opt("train.epochs", "--epochs", show_default=False),
+    batch: Optional[int] = opt("train.batch", "--batch", show_default=False),
+    lr: Optional[float] = opt("train.lr", "--lr", show_default=False),
+    variant: Optional[str] = opt("metric.model.variant", "--variant", show_default=False),
+    window: Optional[int] = opt("data.window", "--window", show_default=False,
+                                help="Frames per window, metric and generator (1 = no temporal term)."),
+    metric: Optional[Path] = opt("generator.metric", "--metric",
+                                 help="Frozen metric for the generator's STCCL loss (default: RUN/metric.safetensors)."),
+    stccl_weight: Optional[float] = opt("generator.loss.stccl", "--stccl-weight", show_default=False,
+                                        help="Weight of the generator's STCCL loss; 0 switches it off (the ablation)."),
+    val_actors: Optional[str] = opt("data.val_actors", "--val-actors", parse=csv,
+                                    help="Comma-separated held-out actors (default: the last actor)."),
+    workers: Optional[int] = opt("train.workers", "--workers", show_default=False),
+    device: Optional[str] = opt("train.device", "--device", show_default=False),
     export: Optional[Path] = typer.Option(
         None, "--export", help="Also copy each result into this folder (e.g. weights/, where edit finds it)."),
     config: Optional[Path] = CONFIG_OPTION,
@@ -68,7 +67,8 @@ def train(
 
     classifier: the emotion classifier that `stccl eval` uses -> RUN/classifier.safetensors.
 
-    prototypes: the warp engine's per-emotion landmark displacements, refit from the pairs.
+    prototypes: the warp engine's per-emotion landmark displacements, refit from the pairs
+    -> RUN/prototypes.json.
 
     Each stage keeps RUN/<stage>/{checkpoint.pt,config.toml,metrics.jsonl}. Under torchrun it
     trains data-parallel (gloo on CPU, nccl on GPU). A --config TOML holds [metric],
@@ -76,69 +76,33 @@ def train(
 
     Examples:
 
-      stccl train --data prepared/mead --preset tiny -o runs/smoke
+      stccl train --data prep/ --preset tiny -o runs/smoke
 
-      stccl train --data prepared/mead --stage metric --preset paper --epochs 50 -o runs/paper
+      stccl train --data prep/ --stage metric --preset paper --epochs 50 -o runs/p
 
-      stccl train --data prepared/mead --stage generator --metric runs/paper/metric.safetensors -o runs/paper
+      stccl train --data prep/ --stage generator --metric runs/p/metric.safetensors -o runs/g
 
-      stccl train --data prepared/mead --stage generator --stccl-weight 0 -o runs/ablation
+      stccl train --data prep/ --stage generator --stccl-weight 0 -o runs/ablation
 
-      torchrun --nproc-per-node 4 -m stccl_cli train --data prepared/mead -o runs/ddp
+      torchrun --nproc-per-node 4 -m stccl_cli train --data prep/ -o runs/ddp
 
-      stccl train --data prepared/mead --stage prototypes -o runs/mead --export weights/
+      stccl train --data prep/ --stage prototypes -o runs/mead --export weights/
     """
-    if stage is not None and stage not in STAGES:
-        raise InputError(f"unknown stage {stage!r}; available: {', '.join(STAGES)}")
-    if stage == "prototypes":
-        return _prototypes(data, out, export)
-    if not data.exists():
-        raise InputError(f"{data}: not a prepared dataset (no such folder); run `stccl prep` first")
-    file_cfg = load_toml(config) if config is not None else {}
-    tr = {k: v for k, v in dict(steps=steps, epochs=epochs, batch=batch, lr=lr, workers=workers,
-                                device=device).items() if v is not None}
+    overrides = opt.given(locals())
     if steps is not None and epochs is None:
-        tr["epochs"] = 0
-    dt: dict = {k: v for k, v in dict(window=window).items() if v is not None}
-    if val_actors is not None:
-        dt["val_actors"] = [a.strip() for a in val_actors.split(",") if a.strip()]
+        overrides["train.epochs"] = 0  # --steps counts, whatever epochs the preset or file set
     _quiet_unless_rank_zero()
-    for name in ([stage] if stage else CHAIN):
-        given: dict = {"train": dict(tr), "data": dict(dt)}
-        if name == "metric" and variant is not None:
-            given["model"] = {"variant": variant}
-        if name == "generator":
-            if metric is not None:
-                given["metric"] = str(metric)
-            if stccl_weight is not None:
-                given["loss"] = {"stccl": stccl_weight}
-        if name == "classifier":
-            given["data"].pop("window", None)
-        section = file_cfg.get(name, {}) if any(k in file_cfg for k in CHAIN) else file_cfg
-        cfg = overlay(overlay(_preset(name, preset), section, str(config)), given, "option")
-        _run_stage(name, data, out, cfg, export)
+    with make_progress() as progress:
+        tasks: dict[str, int] = {}  # stage -> its bar
 
+        def on_step(name: str, step: int, total: int, logs: dict) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=total)
+            loss = f" loss {logs['loss']:.3f}" if "loss" in logs else ""
+            progress.update(tasks[name], completed=step, total=total, description=f"{name}{loss}")
 
-def _preset(stage: str, name: str):
-    if stage == "metric":
-        from stccl.train.config import metric_preset
-        return metric_preset(name)
-    if stage == "generator":
-        from stccl.train.config import generator_preset
-        return generator_preset(name)
-    from stccl.train.classifier import classifier_preset
-    return classifier_preset(name)
-
-
-def _trainer(stage: str):
-    if stage == "metric":
-        from stccl.train.metric import train_metric
-        return train_metric
-    if stage == "generator":
-        from stccl.train.generator import train_generator
-        return train_generator
-    from stccl.train.classifier import train_classifier
-    return train_classifier
+        run(data, out, stage=stage, preset=preset, config=config, overrides=overrides, export=export,
+            on_step=on_step, on_result=lambda r: progress.console.print(_table(r)))
 
 
 def _quiet_unless_rank_zero() -> None:
@@ -148,47 +112,20 @@ def _quiet_unless_rank_zero() -> None:
         logging.getLogger("stccl").setLevel(logging.WARNING)
 
 
-def _run_stage(stage: str, data: Path, out: Path, cfg, export: Optional[Path]) -> None:
-    fit = _trainer(stage)
-    with make_progress() as progress:
-        task = progress.add_task(stage, total=None)
-
-        def on_step(step: int, total: int, logs: dict) -> None:
-            loss = f" loss {logs['loss']:.3f}" if "loss" in logs else ""
-            progress.update(task, completed=step, total=total, description=f"{stage}{loss}")
-
-        result = fit(data, out, cfg, on_step)
-    if result.export is not None and export is not None and int(os.environ.get("RANK", "0")) == 0:
-        ensure_writable_dir(export)
-        shutil.copyfile(result.export, export / result.export.name)
-    table = Table(title=f"{stage} -> {result.export}")
+def _table(result) -> Table:
+    table = Table(title=f"{result.stage} -> {result.export}")
+    if result.stage == "prototypes":
+        for col in ("emotion", "pairs", "source"):
+            table.add_column(col, justify="right" if col == "pairs" else "left")
+        p = result.prototypes
+        for emotion in p["emotions"]:
+            table.add_row(emotion, str(p.get("pairs", {}).get(emotion, 0)),
+                          "FACS (no pairs)" if emotion in p.get("kept_facs", []) else "refit")
+        return table
     table.add_column("")
     table.add_column("value", justify="right")
     table.add_row("steps", f"{result.start} -> {result.step}" + (" (already done)" if result.skipped else ""))
-    for key in SHOWN[stage] + ("images_per_s",):
+    for key in SHOWN[result.stage] + ("images_per_s",):
         if key in result.last:
-            table.add_row(key, f"{result.last[key]:.3f}" if key != "images_per_s" else f"{result.last[key]:.1f}")
-    console.print(table)
-
-
-def _prototypes(data: Path, out: Path, export: Optional[Path]) -> None:
-    from stccl.edit.warp import refit_prototypes, save_prototypes
-    from stccl.train.metric import require_pairs
-
-    require_pairs(data)
-    protos = refit_prototypes(data)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "prototypes.json"
-    save_prototypes(protos, path)
-    if export is not None:
-        export.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, export / "prototypes.json")
-    table = Table(title=f"prototypes -> {path}")
-    table.add_column("emotion")
-    table.add_column("pairs", justify="right")
-    table.add_column("source")
-    kept = set(protos.get("kept_facs", []))
-    for emotion in protos["emotions"]:
-        n = protos.get("pairs", {}).get(emotion, 0)
-        table.add_row(emotion, str(n), "FACS (no pairs)" if emotion in kept else "refit")
-    console.print(table)
+            table.add_row(key, f"{result.last[key]:.1f}" if key == "images_per_s" else f"{result.last[key]:.3f}")
+    return table

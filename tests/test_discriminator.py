@@ -2,12 +2,9 @@
 
 import torch
 
-from stccl.models.discriminator import (
-    ClassifierConfig,
-    Discriminator,
-    DiscriminatorConfig,
-    EmotionClassifier,
-)
+from stccl.models.classifier import EmotionClassifier
+from stccl.models.config import ClassifierConfig, DiscriminatorConfig
+from stccl.models.discriminator import Discriminator
 from stccl.models.io import load_state, save_model
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from stccl.data.audio import cmvn, load_audio, mfcc_per_frame
 from stccl.data.dtw import DEFAULT_BAND, dtw, frame_pairs, mouth_features
-from stccl.data.pairs import DEFAULT_MAX_PAIR_COST, candidate_pairs, choose_pairs
+from stccl.data.pair_candidates import DEFAULT_MAX_PAIR_COST, candidate_pairs, choose_pairs
 from stccl.errors import DataError, InputError
 
 SR = 16000

@@ -9,7 +9,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from stccl.edit.engine import EMOTIONS
+from stccl.emotions import EMOTIONS
 from stccl.edit.warp import load_prototypes
 from stccl.errors import WeightsError
 from stccl.eval.arcface import TEMPLATE_112, ArcFaceR50, align_112, five_points
@@ -19,7 +19,8 @@ from stccl.eval.landmarks import expression_shift, face_lmd, landmark_metrics
 from stccl.eval.pixels import PSNR_CAP, PixelStats, psnr, ssim_map
 from stccl.eval.syncnet import SyncNet, dct2_ortho, lse, mel_filterbank, mfcc, sync_crop
 from stccl.eval.weights import load_into, read_state_dict
-from stccl.models.discriminator import ClassifierConfig, EmotionClassifier
+from stccl.models.classifier import EmotionClassifier
+from stccl.models.config import ClassifierConfig
 from stccl.models.io import save_model
 from stccl.video import ffmpeg_exe
 from stccl_cli.main import app

@@ -10,10 +10,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from stccl.edit.engine import EMOTIONS
+from stccl.emotions import EMOTIONS
 from stccl.eval.fad import ResNetFace18
 from stccl.eval.protocol import MEAD_TEST, PROTOCOLS, RAVDESS_TEST, cross_map
-from stccl.models.discriminator import ClassifierConfig, EmotionClassifier
+from stccl.models.classifier import EmotionClassifier
+from stccl.models.config import ClassifierConfig
 from stccl.models.generator import Generator, GeneratorConfig
 from stccl.models.io import save_model
 from stccl.video import ffmpeg_exe

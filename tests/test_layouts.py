@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from stccl.data.layouts import EMOTIONS, ClipItem, detect_layout, scan
+from stccl.emotions import EMOTIONS
+from stccl.data.layouts import ClipItem, detect_layout, scan
 from stccl.errors import DataError, InputError
 
 

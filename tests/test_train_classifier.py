@@ -12,11 +12,12 @@ import torch
 
 from stccl.config import overlay
 from stccl.data.frames import require_labelled
-from stccl.edit.engine import EMOTIONS
+from stccl.emotions import EMOTIONS
 from stccl.errors import DataError, InputError, WeightsError
-from stccl.models.discriminator import EmotionClassifier
+from stccl.models.classifier import EmotionClassifier
 from stccl.models.io import load_classifier, load_metric, read_metadata, save_model
-from stccl.train.classifier import ClassifierTask, class_weights, classifier_preset, train_classifier
+from stccl.train.classifier import ClassifierTask, class_weights, train_classifier
+from stccl.train.presets import classifier_preset
 from stccl.train.trainer import Runtime
 
 

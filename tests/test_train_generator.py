@@ -154,7 +154,7 @@ def test_stccl_weight_zero_is_the_ablation(paired_prep, tmp_path):
 
 
 def test_stccl_gradient_reaches_the_generator_only(chain, paired_prep, tmp_path):
-    from stccl.train.config import generator_preset
+    from stccl.train.presets import generator_preset
     from stccl.train.generator import GeneratorTask
     from stccl.train.trainer import Runtime
 

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from stccl.models.io import load_metric, read_metadata
-from stccl.train.config import metric_preset
+from stccl.train.presets import metric_preset
 from stccl_cli.main import app
 
 runner = CliRunner()
@@ -132,7 +132,8 @@ def test_torchrun_two_gloo_processes(paired_prep, tmp_path):
 
 def test_cm_variant_single_frames_bf16_and_epochs(paired_prep, tmp_path):
     from stccl.data.store import PreparedDataset
-    from stccl.data.windows import PairWindows, split_actors
+    from stccl.data.split import split_actors
+    from stccl.data.windows import PairWindows
 
     cfg = tmp_path / "c.toml"
     cfg.write_text("[train]\namp = \"bf16\"\n")

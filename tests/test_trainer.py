@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from stccl.data.windows import StepBatches, matched_frames, pair_windows, split_actors
+from stccl.data.split import split_actors
+from stccl.data.windows import StepBatches, matched_frames, pair_windows
 from stccl.errors import DataError, TrainingError
 from stccl.train.config import TrainConfig
 from stccl.train.metric import augmenter

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from stccl.edit.engine import EMOTIONS, apply_output
+from stccl.edit.engine import apply_output
+from stccl.emotions import EMOTIONS
 from stccl.edit.facs import facs_prototypes
 from stccl.edit.paste import face_mask
 from stccl.edit.tps import tps_eval, tps_fit
@@ -12,11 +13,10 @@ from stccl.edit.warp import (
     WarpEngine,
     find_prototypes,
     load_prototypes,
-    refit_prototypes,
-    save_prototypes,
     target_landmarks,
 )
 from stccl.errors import DataError, InputError
+from stccl.train.prototypes import refit_prototypes, save_prototypes
 from stccl.face.align import template
 from stccl.face.measures import mouth_opening
 

@@ -1,6 +1,6 @@
 """Emotion-labelled windows of single clips, for the generator and the emotion classifier.
 
-Item k -> (frames (T,3,S,S) float32 RGB in [0,1], emotion index in stccl.edit.engine.EMOTIONS).
+Item k -> (frames (T,3,S,S) float32 RGB in [0,1], emotion index in stccl.emotions.EMOTIONS).
 Only clips whose emotion is one of the 8 MEAD emotions are used ("unknown" and RAVDESS "calm"
 are not). Windows are non-overlapping runs of T frames that all have a face.
 """
@@ -13,9 +13,10 @@ import cv2
 import numpy as np
 import torch
 
-from ..edit.engine import EMOTIONS
+from ..emotions import EMOTIONS
 from ..errors import DataError
 from ..face.smooth import FACE_MISSING
+from .split import split_actors
 from .store import PreparedDataset
 
 
@@ -32,18 +33,9 @@ def labelled_records(ds: PreparedDataset) -> list[dict]:
 
 
 def split_clip_actors(records: list[dict], val_actors: list[str]) -> tuple[list[dict], list[dict], list[str]]:
-    """(training records, validation records, held-out actors); by default the last actor is held out."""
-    actors = sorted({r.get("actor") or "" for r in records})
-    held = list(val_actors) if val_actors else (actors[-1:] if len(actors) >= 2 else [])
-    unknown = sorted(set(held) - set(actors))
-    if unknown:
-        raise DataError(f"validation actor(s) {', '.join(unknown)} have no labelled clips; "
-                        f"actors: {', '.join(a or '(none)' for a in actors)}")
-    train = [r for r in records if (r.get("actor") or "") not in held]
-    val = [r for r in records if (r.get("actor") or "") in held]
-    if not train:
-        raise DataError("every actor is held out for validation; leave at least one for training")
-    return train, val, held
+    """(training records, validation records, held-out actors): stccl.data.split on clips."""
+    train, val, held = split_actors(records, val_actors, "labelled clips")
+    return [records[k] for k in train], [records[k] for k in val], held
 
 
 def clip_windows(clip_id: str, ok: np.ndarray, t: int, emotion: int) -> list[ClipWindow]:

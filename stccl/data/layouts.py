@@ -16,11 +16,11 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..emotions import EMOTIONS
 from ..errors import DataError, InputError
+from ..fs import is_video
 
-EMOTIONS = ("angry", "contempt", "disgusted", "fear", "happy", "neutral", "sad", "surprised")
 LAYOUTS = ("mead", "ravdess", "folder")
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 MANIFEST = "manifest.csv"
 
 SYNONYMS = {
@@ -74,10 +74,6 @@ def canonical_emotion(name: str) -> str | None:
     if key in EMOTIONS:
         return key
     return SYNONYMS.get(key)
-
-
-def is_video(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_EXTENSIONS and not path.name.startswith(".")
 
 
 def detect_layout(root: str | Path) -> str:

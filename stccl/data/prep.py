@@ -23,7 +23,6 @@ from ..face import (
     FACE_DETECTED,
     FACE_INTERPOLATED,
     FaceStream,
-    FaceTracker,
     make_backend,
     transform_landmarks,
     warp_to_crop,
@@ -33,7 +32,7 @@ from ..video import VideoReader, probe
 from . import store
 from .audio import load_audio, mfcc_per_frame
 from .layouts import ClipItem, scan
-from .pairing import build_pairs
+from .pair_paths import build_pairs
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +173,7 @@ def prepare_clip(item: ClipItem, root: Path, cfg: PrepConfig, backend,
     writer = store.ClipWriter(root, item.id, cfg.jpeg_quality)
     try:
         acc = _TrackArrays()
-        stream = FaceStream(FaceTracker(backend, cfg.track), info.fps, cfg.track, cfg.align)
+        stream = FaceStream.from_backend(backend, info.fps, cfg.track, cfg.align)
         blank = np.zeros((size, size, 3), np.uint8)
         with VideoReader(item.path, chunk=8, info=info) as reader:
             for chunk in reader:

@@ -188,3 +188,15 @@ class PreparedDataset:
     @cached_property
     def pairs(self) -> list[dict]:
         return read_jsonl(self.root / PAIRS)
+
+
+NO_PAIRS = ("no cross-emotion pairs; pairs arise when an actor says the same sentence as neutral and "
+            "in another emotion (MEAD sentences, RAVDESS statements) - prepare both takes")
+
+
+def require_pairs(root: str | Path) -> PreparedDataset:
+    """The prepared dataset at `root`, which must hold cross-emotion pairs (DataError if not)."""
+    ds = PreparedDataset(root)
+    if not ds.pairs:
+        raise DataError(f"{root}: {NO_PAIRS}")
+    return ds

@@ -15,6 +15,7 @@ import torch
 
 from ..errors import DataError
 from ..face.smooth import FACE_MISSING
+
 from .store import PreparedDataset
 
 
@@ -45,20 +46,6 @@ def pair_windows(pair: dict, pair_index: int, t: int, ok_a: np.ndarray, ok_b: np
         if all(i < len(ok_a) and ok_a[i] for i in ia) and all(j < len(ok_b) and ok_b[j] for j in ib):
             out.append(Window(pair_index, ia, ib))
     return out
-
-
-def split_actors(pairs: list[dict], val_actors: list[str]) -> tuple[list[int], list[int], list[str]]:
-    """(train pair indices, validation pair indices, held-out actors)."""
-    actors = sorted({p["actor"] for p in pairs})
-    held = list(val_actors) if val_actors else (actors[-1:] if len(actors) >= 2 else [])
-    unknown = sorted(set(held) - set(actors))
-    if unknown:
-        raise DataError(f"validation actor(s) {', '.join(unknown)} have no pairs; actors with pairs: {', '.join(actors)}")
-    train = [k for k, p in enumerate(pairs) if p["actor"] not in held]
-    val = [k for k, p in enumerate(pairs) if p["actor"] in held]
-    if not train:
-        raise DataError("every actor with pairs is held out for validation; leave at least one for training")
-    return train, val, held
 
 
 class PairWindows(torch.utils.data.Dataset):

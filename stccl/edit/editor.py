@@ -6,25 +6,22 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
-from ..config import EditConfig
+from ..config import EditConfig, overlay
+from ..emotions import EMOTIONS
 from ..errors import InputError
 from ..face import make_backend
-from .engine import EMOTIONS, Engine, check_emotion
+from .engine import Engine
 from .pipeline import EditSummary, Progress, edit_video
 
 GENERATOR_FILE = "generator.safetensors"
-ENGINES = ("auto", "neural", "warp")
 
 
 def make_engine(cfg: EditConfig) -> tuple[Engine, str | None]:
     """The engine `cfg` asks for, and a one-line notice when `auto` fell back to warp."""
     from ..models.io import find_weights
 
-    if cfg.engine not in ENGINES:
-        raise InputError(f"unknown engine {cfg.engine!r}; choose one of {', '.join(ENGINES)}")
     if cfg.engine in ("auto", "neural"):
         weights = find_weights(GENERATOR_FILE, cfg.weights)
         if cfg.weights and weights is None:
@@ -60,19 +57,16 @@ def is_edit_output(path: Path) -> bool:
 
 
 class Editor:
-    """Re-express talking-face videos. Options are those of `EditConfig`."""
+    """Re-express talking-face videos. Options are those of `EditConfig`; every value is checked
+    here, where a call enters the library (engines trust what they are given)."""
 
-    def __init__(self, engine: str | None = None, *, weights: str | None = None,
+    def __init__(self, engine: str | None = None, *, weights: str | Path | None = None,
                  device: str | None = None, tracker: str | None = None,
                  config: EditConfig | None = None, **options):
         """Arguments given here (not None) override the same fields of `config`."""
-        given = {k: v for k, v in dict(engine=engine, weights=weights, device=device).items()
-                 if v is not None}
-        cfg = dataclasses.replace(config or EditConfig(), **given, **options)
-        if tracker is not None:
-            cfg.track = dataclasses.replace(cfg.track, tracker=tracker)
-        self.config = cfg
-        self.engine, self.notice = make_engine(cfg)  # notice: why auto chose warp, or None
+        self.config = _with(config or EditConfig(), dict(engine=engine, weights=weights, device=device,
+                                                          **options), dict(tracker=tracker))
+        self.engine, self.notice = make_engine(self.config)  # notice: why auto chose warp, or None
         self._backend = None
 
     @property
@@ -86,13 +80,17 @@ class Editor:
              face: int | None = None, overwrite: bool | None = None,
              on_progress: Progress | None = None) -> EditSummary:
         """Edit one video; `out` defaults to <stem>.<emotion>.mp4 beside `src`."""
-        cfg = self.config
-        changes = {k: v for k, v in dict(emotion=emotion, intensity=intensity, start=start, end=end,
-                                          overwrite=overwrite).items() if v is not None}
-        cfg = dataclasses.replace(cfg, **changes)
-        if face is not None:
-            cfg = dataclasses.replace(cfg, track=dataclasses.replace(cfg.track, face=face))
-        emotion = check_emotion(cfg.emotion)
+        cfg = _with(self.config, dict(emotion=emotion, intensity=intensity, start=start, end=end,
+                                      overwrite=overwrite), dict(face=face))
         src = Path(src)
-        out = Path(out) if out is not None else default_output(src, emotion)
+        out = Path(out) if out is not None else default_output(src, cfg.emotion)
         return edit_video(src, out, cfg, self.engine, self.backend, on_progress)
+
+
+def _with(cfg: EditConfig, changes: dict, track: dict) -> EditConfig:
+    """`cfg` with the given (not None) values replaced, every field checked."""
+    given = {k: str(v) if isinstance(v, Path) else v for k, v in changes.items() if v is not None}
+    track = {k: v for k, v in track.items() if v is not None}
+    if track:
+        given["track"] = track
+    return overlay(cfg, given, None)

@@ -13,10 +13,7 @@ from typing import Protocol
 
 import torch
 
-from ..errors import InputError
 from ..models.generator import warp
-
-EMOTIONS = ("angry", "contempt", "disgusted", "fear", "happy", "neutral", "sad", "surprised")
 
 
 @dataclass
@@ -37,16 +34,9 @@ class Engine(Protocol):
     def __call__(self, crops: torch.Tensor, landmarks: torch.Tensor, emotion: str,
                  intensity: torch.Tensor) -> EngineOutput:
         """crops (B,3,S,S) float32 RGB in [0,1]; landmarks (B,68,2) float32 in crop pixels
-        (iBUG 68); emotion one of EMOTIONS; intensity (B,) float32 (0 = unchanged, 1 = full,
+        (iBUG 68); emotion one of stccl.emotions.EMOTIONS, already checked; intensity (B,) float32 (0 = unchanged, 1 = full,
         >1 exaggerated). Returns the change for each crop."""
         ...
-
-
-def check_emotion(emotion: str) -> str:
-    e = emotion.strip().lower()
-    if e not in EMOTIONS:
-        raise InputError(f"unknown emotion {emotion!r}; choose one of {', '.join(EMOTIONS)}")
-    return e
 
 
 def apply_output(crops: torch.Tensor, out: EngineOutput) -> torch.Tensor:

@@ -7,10 +7,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..face.backends import resolve_device
+from ..devices import resolve_device
 from ..models.generator import warp
 from ..models.io import load_generator
-from .engine import EMOTIONS, EngineOutput, check_emotion
+from ..emotions import emotion_index
+from .engine import EngineOutput
 
 
 class NeuralEngine:
@@ -34,7 +35,7 @@ class NeuralEngine:
         if s_in != self.size:
             x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True,
                               align_corners=False)
-        e = torch.full((len(x),), EMOTIONS.index(check_emotion(emotion)), device=self.device)
+        e = torch.full((len(x),), emotion_index(emotion), device=self.device)
         a = intensity.to(self.device, torch.float32)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             out = self.model(x, e, a)

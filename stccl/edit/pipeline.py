@@ -18,10 +18,10 @@ import torch
 
 from ..config import EditConfig
 from ..errors import InputError, NoFaceError
-from ..face import FACE_MISSING, FaceStream, FaceTracker, transform_landmarks, warp_to_crop
+from ..face import FaceStream, transform_landmarks, warp_to_crop
 from ..video import VideoReader, VideoWriter, probe
 from .ease import EaseBuffer, window_factor
-from .engine import Engine, check_emotion
+from .engine import Engine
 from .paste import face_mask, paste_change
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,7 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
     """Re-express the face in `src` and write `out` (atomically). Returns what was done."""
     t0 = time.perf_counter()
     src, out = Path(src), Path(out)
-    emotion = check_emotion(cfg.emotion)
-    if not (cfg.intensity >= 0 and math.isfinite(cfg.intensity)):
-        raise InputError(f"intensity must be a number >= 0, got {cfg.intensity}")
+    emotion = cfg.emotion  # checked where the call entered the library (Editor)
     info = probe(src)
     first, last = _window(cfg, info)
     summary = EditSummary(str(src), str(out), engine.name, emotion, cfg.intensity,
@@ -72,7 +70,7 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
                          rotation=info.rotation)
     try:
         run = _Run(cfg, engine, emotion, writer, summary, first, last)
-        stream = FaceStream(FaceTracker(backend, cfg.track), info.fps, cfg.track, cfg.align)
+        stream = FaceStream.from_backend(backend, info.fps, cfg.track, cfg.align)
         ease = EaseBuffer(round(cfg.ease * info.fps))
         with VideoReader(src, chunk=8, info=info) as reader:
             for chunk in reader:
@@ -117,7 +115,7 @@ class _Run:
     def take(self, ease: EaseBuffer, emitted) -> None:
         self.ramp = ease.ramp
         for frame, face in emitted:
-            self.collect(ease.push(_Item(frame, face), not face.flag & FACE_MISSING and face.M is not None))
+            self.collect(ease.push(_Item(frame, face), face.has_face))
 
     def collect(self, eased) -> None:
         for item, factor in eased:
@@ -132,10 +130,9 @@ class _Run:
         if todo:
             self._edit(todo)
         for it in self.batch:
-            has_face = it.face.M is not None and not it.face.flag & FACE_MISSING
             self.summary.frames += 1
-            self.summary.face_frames += int(has_face)
-            self.summary.no_face_frames += int(not has_face)
+            self.summary.face_frames += int(it.face.has_face)
+            self.summary.no_face_frames += int(not it.face.has_face)
             self.writer.write(it.frame)
         self.batch = []
 

@@ -18,11 +18,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..emotions import EMOTIONS
 from ..errors import DataError, InputError
-from ..face.measures import mouth_opening, normalise
-from ..fs import write_text_atomic
-from .engine import EMOTIONS, EngineOutput, check_emotion
-from .facs import PACKAGED, facs_prototypes
+from .engine import EngineOutput
+from .facs import PACKAGED
 from .tps import tps_eval, tps_fit
 
 PROTOTYPES_FILE = "prototypes.json"
@@ -128,7 +127,7 @@ class WarpEngine:
         b, _, h, w = crops.shape
         size = h
         lmk = landmarks.to(self.device, torch.float64)
-        moved = target_landmarks(lmk, self.prototypes[check_emotion(emotion)].double(),
+        moved = target_landmarks(lmk, self.prototypes[emotion].double(),
                                  intensity.to(self.device, torch.float64))
         fixed = anchors(lmk, size)
         src = torch.cat([lmk, fixed], 1)
@@ -143,53 +142,3 @@ class WarpEngine:
         off = off.reshape(b, self.grid, self.grid, 2).permute(0, 3, 1, 2).float()
         flow = F.interpolate(off, size=(h, w), mode="bilinear", align_corners=True)
         return EngineOutput(flow=flow.to(crops.device))
-
-
-def refit_prototypes(dataset_root: str | Path, min_pairs: int = 1) -> dict:
-    """Prototypes refit from a prepared dataset's cross-emotion pairs (same file format).
-
-    Per pair, along the DTW path: the displacement emotional - neutral of the normalised
-    shapes, regressed on the lip-opening difference; the intercept (the displacement at equal
-    opening) is the pair's estimate, so the speech component drops out. Averaged per emotion.
-    """
-    from ..data.store import PreparedDataset
-
-    ds = PreparedDataset(dataset_root)
-    per_emotion: dict[str, list[np.ndarray]] = {}
-    for pair in ds.pairs:
-        est = _pair_displacement(ds, pair)
-        if est is not None:
-            per_emotion.setdefault(pair["emotion"], []).append(est)
-    out = facs_prototypes()
-    out.update(source="refit", pairs={}, kept_facs=[])
-    for emotion in EMOTIONS:
-        ests = per_emotion.get(emotion, [])
-        out["pairs"][emotion] = len(ests)
-        if emotion == "neutral":
-            continue
-        if len(ests) < min_pairs:
-            out["kept_facs"].append(emotion)
-            continue
-        d = constrain(np.mean(ests, axis=0))
-        out["emotions"][emotion] = {"aus": [], "displacement": np.round(d, 4).tolist()}
-    return out
-
-
-def _pair_displacement(ds, pair: dict) -> np.ndarray | None:
-    a = ds.clip(pair["neutral"]).track["landmarks_aligned"]
-    b = ds.clip(pair["other"]).track["landmarks_aligned"]
-    path = np.asarray(pair["path"], int)
-    la, lb = a[path[:, 0]], b[path[:, 1]]
-    ok = np.isfinite(la).all((1, 2)) & np.isfinite(lb).all((1, 2))
-    if ok.sum() < 3:
-        return None
-    la, lb = la[ok], lb[ok]
-    d = (normalise(lb) - normalise(la)).reshape(len(la), -1)
-    dopen = mouth_opening(lb) - mouth_opening(la)
-    x = np.stack([np.ones_like(dopen), dopen], 1)
-    coef, *_ = np.linalg.lstsq(x, d, rcond=None)
-    return coef[0].reshape(68, 2)
-
-
-def save_prototypes(protos: dict, path: str | Path) -> None:
-    write_text_atomic(path, json.dumps(protos, indent=1) + "\n")

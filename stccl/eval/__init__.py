@@ -1,22 +1,21 @@
-"""Evaluation of edits: metrics of one edit (`evaluate_pair`) and the paper's protocol
-(`run_protocol`). See docs/eval.md for every metric's definition, units and weights."""
+"""Evaluation of edits: metrics of one edit (`evaluate_pair`) and the papers' protocol
+(`run_protocol`), both configured by `EvalConfig`. See docs/eval.md for every metric's
+definition, units and weights."""
 
 from __future__ import annotations
 
-__all__ = ["PairOptions", "ProtocolOptions", "WeightPaths", "evaluate_pair", "run_protocol"]
+from .config import EvalConfig, ScoringWeights
+
+__all__ = ["EvalConfig", "ScoringWeights", "evaluate_pair", "run_protocol"]
 
 
 def __getattr__(name: str):  # imported lazily: `import stccl.eval` stays light
-    if name in ("PairOptions", "evaluate_pair"):
-        from . import pair
+    if name == "evaluate_pair":
+        from .pair import evaluate_pair
 
-        return getattr(pair, name)
-    if name in ("ProtocolOptions", "run_protocol"):
-        from . import protocol
+        return evaluate_pair
+    if name == "run_protocol":
+        from .protocol import run_protocol
 
-        return getattr(protocol, name)
-    if name == "WeightPaths":
-        from .scorers import WeightPaths
-
-        return WeightPaths
+        return run_protocol
     raise AttributeError(f"module 'stccl.eval' has no attribute {name!r}")

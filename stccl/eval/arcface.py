@@ -18,6 +18,7 @@ import torch.nn as nn
 
 from ..face.align import fit_similarity
 from ..models.iresnet import IResNet
+from .weights import WeightedNet
 
 # insightface's five-point template for 112x112 crops (arcface_dst), in pixels
 TEMPLATE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
@@ -53,18 +54,11 @@ class ArcFaceR50(IResNet):
         return self.features(self.fc(self.dropout(torch.flatten(self.bn2(f), 1))))
 
 
-class IdentityModel:
-    """Per-frame ArcFace embeddings from aligned crops + crop landmarks."""
+class IdentityModel(WeightedNet):
+    """Per-frame ArcFace IResNet-50 embeddings (insightface layout) from crops + crop landmarks."""
 
-    name = "arcface"
-    label = "ArcFace IResNet-50 (insightface layout)"
+    def inputs(self, crops: np.ndarray, lmks: np.ndarray) -> np.ndarray:
+        return np.stack([align_112(c, lm) for c, lm in zip(crops, lmks)])
 
-    def __init__(self, net: ArcFaceR50, device: torch.device):
-        self.net, self.device = net.to(device), device
-
-    @torch.no_grad()
-    def __call__(self, crops: np.ndarray, lmks: np.ndarray) -> np.ndarray:
-        """crops (B,S,S,3) uint8 RGB, lmks (B,68,2) crop px -> (B,512) float32."""
-        faces = np.stack([align_112(c, lm) for c, lm in zip(crops, lmks)])
-        x = torch.from_numpy(faces).to(self.device).permute(0, 3, 1, 2).float().div_(255)
-        return self.net.embed(x).float().cpu().numpy()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.embed(x)

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-FONT = cv2.FONT_HERSHEY_SIMPLEX
+from ..draw import fmt_fixed, put_text, vertical_text
+
 INK = (40, 40, 40)
 GRID = (225, 225, 225)
 MUTED = (140, 140, 140)
@@ -23,28 +24,6 @@ class Panel:
     title: str
     y_label: str
     values: list[list[float | None]]  # [series][group]
-
-
-def _text(img, s, org, scale=0.5, color=INK, thick=1, anchor="left"):
-    (w, h), _ = cv2.getTextSize(s, FONT, scale, thick)
-    x, y = org
-    if anchor == "center":
-        x -= w // 2
-    elif anchor == "right":
-        x -= w
-    cv2.putText(img, s, (int(x), int(y)), FONT, scale, color, thick, cv2.LINE_AA)
-    return w, h
-
-
-def _vertical_text(img, s, centre, scale=0.5, color=INK):
-    (w, h), base = cv2.getTextSize(s, FONT, scale, 1)
-    tile = np.full((h + base + 4, w + 4, 3), 255, np.uint8)
-    cv2.putText(tile, s, (2, h + 1), FONT, scale, color, 1, cv2.LINE_AA)
-    tile = np.ascontiguousarray(np.rot90(tile))
-    th, tw = tile.shape[:2]
-    y0, x0 = int(centre[1] - th / 2), int(centre[0] - tw / 2)
-    if y0 >= 0 and x0 >= 0 and y0 + th <= img.shape[0] and x0 + tw <= img.shape[1]:
-        img[y0:y0 + th, x0:x0 + tw] = np.minimum(img[y0:y0 + th, x0:x0 + tw], tile)
 
 
 def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
@@ -63,19 +42,6 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return ticks
 
 
-def fmt(v: float) -> str:
-    if v == 0:
-        return "0"
-    a = abs(v)
-    if a >= 100:
-        return f"{v:.0f}"
-    if a >= 10:
-        return f"{v:.1f}"
-    if a >= 1:
-        return f"{v:.2f}"
-    return f"{v:.3f}"
-
-
 def bar_chart(title: str, subtitle: str, groups: list[str], series: list[str], panels: list[Panel],
               x_label: str = "target emotion") -> np.ndarray:
     """(H, W, 3) uint8 BGR image of the panels stacked vertically, with a legend on top."""
@@ -84,13 +50,13 @@ def bar_chart(title: str, subtitle: str, groups: list[str], series: list[str], p
     width = max(LEFT + len(groups) * group_w + RIGHT, 760)
     header = 96
     img = np.full((header + PANEL_H * len(panels), width, 3), 255, np.uint8)
-    _text(img, title, (LEFT, 32), 0.8, INK, 2)
-    _text(img, subtitle, (LEFT, 56), 0.45, MUTED)
+    put_text(img, title, LEFT, 32, 0.8, INK, 2)
+    put_text(img, subtitle, LEFT, 56, 0.45, MUTED)
     x = LEFT
     for i, name in enumerate(series):
         color = PALETTE[i % len(PALETTE)]
         cv2.rectangle(img, (x, 70), (x + 16, 86), color, -1)
-        w, _ = _text(img, name, (x + 22, 84), 0.5)
+        w = put_text(img, name, x + 22, 84, 0.5, INK)
         x += w + 50
     for p, panel in enumerate(panels):
         _panel(img, header + p * PANEL_H, width, groups, series, panel, x_label)
@@ -100,7 +66,7 @@ def bar_chart(title: str, subtitle: str, groups: list[str], series: list[str], p
 def _panel(img, top, width, groups, series, panel: Panel, x_label: str) -> None:
     y0, y1 = top + PLOT_TOP, top + PANEL_H - PLOT_BOTTOM  # plot area rows
     x0, x1 = LEFT, width - RIGHT
-    _text(img, panel.title, (LEFT, top + 26), 0.6, INK, 2)
+    put_text(img, panel.title, LEFT, top + 26, 0.6, INK, 2)
     vals = [v for row in panel.values for v in row if v is not None and math.isfinite(v)]
     lo, hi = (min(vals + [0.0]), max(vals + [0.0])) if vals else (0.0, 1.0)
     ticks = nice_ticks(lo, hi)
@@ -114,11 +80,11 @@ def _panel(img, top, width, groups, series, panel: Panel, x_label: str) -> None:
     for t in ticks:
         yy = ypix(t)
         cv2.line(img, (x0, yy), (x1, yy), GRID, 1)
-        _text(img, f"{t:g}", (x0 - 8, yy + 5), 0.42, MUTED, anchor="right")
+        put_text(img, f"{t:g}", x0 - 8, yy + 5, 0.42, MUTED, anchor="right")
     base = ypix(0.0) if lo <= 0 <= hi else y1
     cv2.line(img, (x0, base), (x1, base), INK, 1)
     cv2.line(img, (x0, y0), (x0, y1), INK, 1)
-    _vertical_text(img, panel.y_label, (28, (y0 + y1) // 2), 0.45)
+    vertical_text(img, panel.y_label, (28, (y0 + y1) // 2), 0.45, INK)
     ns = max(len(series), 1)
     group_w = max(ns * BAR + GAP, (x1 - x0) // max(len(groups), 1))
     for g, name in enumerate(groups):
@@ -131,12 +97,12 @@ def _panel(img, top, width, groups, series, panel: Panel, x_label: str) -> None:
             v = panel.values[s][g] if s < len(panel.values) and g < len(panel.values[s]) else None
             bx = gx + s * BAR
             if v is None or not math.isfinite(v):
-                _text(img, "n/a", (bx + BAR // 2, base - 4), 0.33, MUTED, anchor="center")
+                put_text(img, "n/a", bx + BAR // 2, base - 4, 0.33, MUTED, anchor="center")
                 continue
             yy = ypix(v)
             cv2.rectangle(img, (bx + 2, min(yy, base)), (bx + BAR - 2, max(yy, base)),
                           PALETTE[s % len(PALETTE)], -1)
             label_y = yy - 5 if v >= 0 else yy + 13
-            _text(img, fmt(v), (bx + BAR // 2, label_y), 0.33, INK, anchor="center")
-        _text(img, name, (gx + ns * BAR // 2, y1 + 20), 0.45, INK, anchor="center")
-    _text(img, x_label, ((x0 + x1) // 2, y1 + 44), 0.45, MUTED, anchor="center")
+            put_text(img, fmt_fixed(v), bx + BAR // 2, label_y, 0.33, INK, anchor="center")
+        put_text(img, name, gx + ns * BAR // 2, y1 + 20, 0.45, INK, anchor="center")
+    put_text(img, x_label, (x0 + x1) // 2, y1 + 44, 0.45, MUTED, anchor="center")

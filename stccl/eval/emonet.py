@@ -21,6 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .weights import WeightedNet
+
 
 class ConvBlock(nn.Module):
     """FAN's multi-scale residual block: three 3x3 convs whose outputs are concatenated."""
@@ -122,19 +124,11 @@ def n_expression_of(state: dict[str, torch.Tensor]) -> int:
     return int(w.shape[0]) - 2 if w is not None else 8
 
 
-class ExpressionModel:
-    """Per-frame 256-d EmoNet features from aligned crops (landmarks unused)."""
+class ExpressionModel(WeightedNet):
+    """Per-frame 256-d emotion features of EmoNet (face-analysis/emonet) from aligned crops."""
 
-    name = "expression"
-    label = "EmoNet (face-analysis/emonet) 256-d emotion features"
-
-    def __init__(self, net: EmoNet, device: torch.device):
-        self.net, self.device = net.to(device), device
-
-    @torch.no_grad()
-    def __call__(self, crops: np.ndarray, lmks: np.ndarray) -> np.ndarray:
-        if crops.shape[1:3] != (256, 256):
-            crops = np.stack([cv2.resize(c, (256, 256), interpolation=cv2.INTER_AREA
-                                         if c.shape[0] > 256 else cv2.INTER_LINEAR) for c in crops])
-        x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device).permute(0, 3, 1, 2)
-        return self.net(x.float().div_(255)).float().cpu().numpy()
+    def inputs(self, crops: np.ndarray, lmks: np.ndarray) -> np.ndarray:
+        if crops.shape[1:3] == (256, 256):
+            return crops
+        return np.stack([cv2.resize(c, (256, 256), interpolation=cv2.INTER_AREA
+                                    if c.shape[0] > 256 else cv2.INTER_LINEAR) for c in crops])

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from .weights import WeightedNet
+
 
 class SEBlock(nn.Module):
     def __init__(self, c: int, reduction: int = 16):
@@ -94,19 +96,11 @@ def fad_input(crop: np.ndarray) -> np.ndarray:
     return gray[y0:y0 + 128, x0:x0 + 128].astype(np.float32) / 127.5 - 1.0
 
 
-class FadModel:
-    """Per-frame 512-d features for FAD, from aligned crops (landmarks unused)."""
+class FadModel(WeightedNet):
+    """Per-frame 512-d features for FAD (arcface-pytorch resnet_face18) from aligned crops."""
 
-    name = "arcface18"
-    label = "ArcFace ResNet-18 (arcface-pytorch resnet_face18)"
-
-    def __init__(self, net: ResNetFace18, device: torch.device):
-        self.net, self.device = net.to(device), device
-
-    @torch.no_grad()
-    def __call__(self, crops: np.ndarray, lmks: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.stack([fad_input(c) for c in crops]))[:, None].to(self.device)
-        return self.net(x).float().cpu().numpy()
+    def inputs(self, crops: np.ndarray, lmks: np.ndarray) -> np.ndarray:
+        return np.stack([fad_input(c) for c in crops])[:, None]
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:

@@ -10,23 +10,22 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from .. import __version__
-from ..config import AlignConfig, TrackConfig
+from ..config import AlignConfig, TrackConfig, validate
 from ..edit.editor import is_edit_output
-from ..edit.engine import check_emotion
 from ..errors import InputError, NoFaceError
-from ..face import FACE_MISSING, FaceStream, FaceTracker, make_backend, transform_landmarks, warp_to_crop
+from ..face import FaceStream, make_backend, transform_landmarks, warp_to_crop
 from ..video import VideoReader, probe, read_audio
 from .landmarks import landmark_metrics
 from .metrics import METRICS
 from .pixels import PixelStats, image_region
-from .scorers import FeatureBank, Scorers, WeightPaths, feature_metrics
+from .config import EvalConfig
+from .scorers import FeatureBank, Scorers, feature_metrics
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -34,21 +33,10 @@ CROP = 256
 FRAME_SLACK = 1  # frame counts may differ by this much (the extra frames are not compared)
 
 
-@dataclass
-class PairOptions:
-    emotion: str | None = None  # target emotion; None: from EDITED's name (<stem>.<emotion>.mp4)
-    tracker: str = "dlib"  # dlib | fan | auto
-    device: str = "cpu"  # for the scoring networks
-    weights: WeightPaths = field(default_factory=WeightPaths)
-    reference: str | Path | None = None  # real footage of the target emotion (FAD, expression sim)
-    prototypes: str | Path | None = None  # warp-engine prototypes; the shipped ones when None
-    max_frames: int | None = None  # compare only the first N frames
-    batch: int = 16
-
-
 def target_emotion(emotion: str | None, edited: Path) -> str | None:
+    """The checked `emotion`, else the one in EDITED's name (<stem>.<emotion>.mp4), else None."""
     if emotion:
-        return check_emotion(emotion)
+        return emotion
     if is_edit_output(edited):
         return edited.name.split(".")[-2]
     return None
@@ -74,27 +62,23 @@ class _Side:
         self.faces = 0
 
 
-def _has_face(face) -> bool:
-    return face.M is not None and face.landmarks is not None and not face.flag & FACE_MISSING
-
-
 def _crop(frame: np.ndarray, face) -> tuple[np.ndarray | None, np.ndarray | None]:
-    if not _has_face(face):
+    if not face.has_face:
         return None, None
     return warp_to_crop(frame, face.M, CROP), transform_landmarks(face.landmarks, face.M)
 
 
-def evaluate_pair(input: str | Path, edited: str | Path, opts: PairOptions | None = None,
+def evaluate_pair(input: str | Path, edited: str | Path, opts: EvalConfig | None = None,
                   progress: Progress | None = None) -> dict:
     """Metrics of the edit INPUT -> EDITED as a JSON-ready dict (see docs/eval.md)."""
     t0 = time.perf_counter()
-    opts = opts or PairOptions()
+    opts = validate(opts or EvalConfig())  # every value checked here, where the call enters
     input, edited = Path(input), Path(edited)
     ia, ib = probe(input), probe(edited)
     n = _aligned_frames(ia, ib, opts.max_frames)
     emotion = target_emotion(opts.emotion, edited)
     proto, proto_path = prototype_for(emotion, opts.prototypes)
-    scorers = Scorers.load(opts.weights, opts.device)
+    scorers = Scorers.load(opts.scoring, opts.device)
     backend = make_backend(opts.tracker, "auto")
     track = TrackConfig(tracker=opts.tracker)
     align = AlignConfig(size=CROP)
@@ -113,16 +97,16 @@ def evaluate_pair(input: str | Path, edited: str | Path, opts: PairOptions | Non
         while qa and qb:
             (fa, face_a), (fb, face_b) = qa.popleft(), qb.popleft()
             for side, face in ((a, face_a), (b, face_b)):
-                side.lmk.append(face.landmarks if _has_face(face) else np.full((68, 2), np.nan))
-                side.faces += _has_face(face)
-            region = image_region(face_a.landmarks, face_a.M, *fa.shape[:2]) if _has_face(face_a) else None
+                side.lmk.append(face.landmarks if face.has_face else np.full((68, 2), np.nan))
+                side.faces += face.has_face
+            region = image_region(face_a.landmarks, face_a.M, *fa.shape[:2]) if face_a.has_face else None
             pix.add(fa, fb, region)
             if a.bank.active:
                 a.bank.add(*_crop(fa, face_a))
                 b.bank.add(*_crop(fb, face_b))
 
-    sa = FaceStream(FaceTracker(backend, track), ia.fps, track, align)
-    sb = FaceStream(FaceTracker(backend, track), ib.fps, track, align)
+    sa = FaceStream.from_backend(backend, ia.fps, track, align)
+    sb = FaceStream.from_backend(backend, ib.fps, track, align)
     with VideoReader(input, chunk=8, info=ia) as ra, VideoReader(edited, chunk=8, info=ib) as rb:
         for k, (fa, fb) in enumerate(zip(ra.frames(), rb.frames())):
             if k >= n:
@@ -176,7 +160,7 @@ def evaluate_pair(input: str | Path, edited: str | Path, opts: PairOptions | Non
     }
 
 
-def _aligned_frames(ia, ib, max_frames: int | None) -> int:
+def _aligned_frames(ia, ib, max_frames: int) -> int:
     if (ia.width, ia.height) != (ib.width, ib.height):
         raise InputError(f"cannot compare frame by frame: {ia.path.name} is {ia.width}x{ia.height}, "
                          f"{ib.path.name} is {ib.width}x{ib.height}")
@@ -186,8 +170,6 @@ def _aligned_frames(ia, ib, max_frames: int | None) -> int:
     if abs(ia.frames - ib.frames) > FRAME_SLACK:
         raise InputError(f"cannot align frames: {ia.path.name} has {ia.frames} frames, "
                          f"{ib.path.name} has {ib.frames}")
-    if max_frames is not None and max_frames < 1:
-        raise InputError(f"--max-frames must be at least 1, got {max_frames}")
     n = min(ia.frames, ib.frames)
     return min(n, max_frames) if max_frames else n
 
@@ -204,7 +186,7 @@ def _real_set(opts, scorers, input_feats, ref_info, n, backend, track, align, pr
     only.device = scorers.device
     only.frame_models = {k: scorers.frame_models[k] for k in wanted}
     bank = only.bank(opts.batch)
-    stream = FaceStream(FaceTracker(backend, track), ref_info.fps, track, align)
+    stream = FaceStream.from_backend(backend, ref_info.fps, track, align)
     with VideoReader(ref_info.path, chunk=8, info=ref_info) as reader:
         for k, frame in enumerate(reader.frames()):
             if k >= limit:

@@ -1,8 +1,8 @@
 """`run_protocol`: the papers' evaluation protocol on a prepared dataset, engines side by side.
 
-Test actors (DESIGN.md §5): MEAD M003, M009, W029, M012, M030, W015; RAVDESS Actor_01..06. The
-cross-ID map is cyclic, each actor takes the one before it: M003<-W015, M009<-M003, W029<-M009,
-M012<-W029, M030<-M012, W015<-M030 (Actor_01<-Actor_06, Actor_02<-Actor_01, ...).
+The test actors (MEAD M003, M009, W029, M012, M030, W015; RAVDESS Actor_01..06), their target
+emotions and the cyclic cross-ID map (each actor takes the one before it: M003<-W015,
+M009<-M003, ...) are defined in stccl.eval.protocols.
 
 For every test actor A of the protocol found in PREP, each of A's neutral clips is edited into
 each target emotion E by every engine (warp; neural = --weights; neural without STCCL =
@@ -20,169 +20,38 @@ real set has R's, so FAD is higher than intra by construction, as in NED.
 
 from __future__ import annotations
 
-import json
-import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
 from .. import __version__
-from ..config import AlignConfig, TrackConfig
 from ..data.store import PreparedClip, PreparedDataset
-from ..edit.engine import apply_output, check_emotion
-from ..edit.paste import face_mask
-from ..errors import DataError, InputError
-from ..face import FaceStream, FaceTracker, make_backend
+from ..errors import DataError
+from ..typed import validate
+from ..face import make_backend
 from ..fs import ensure_writable_dir
 from ..video import read_audio
+from .crops import TRACK_SIZE, crop_features, track_crops
+from .engines import LoadedEngine, edit_crops, load_engines, moving_prototypes
 from .landmarks import landmark_metrics
 from .pixels import PixelStats, crop_region
-from .scorers import FeatureBank, Scorers, WeightPaths, feature_metrics, valid_rows
+from .protocols import (MEAD_TARGETS, MEAD_TEST, PROTOCOLS, RAVDESS_TARGETS, RAVDESS_TEST, Protocol,
+                        cross_map)
+from .config import EvalConfig
+from .scorers import Scorers, feature_metrics, valid_rows
+from .tables import aggregate, num, real_metrics
 
-log = logging.getLogger(__name__)
+__all__ = [  # the protocol's definitions and steps stay importable from here
+    "MEAD_TARGETS", "MEAD_TEST", "PROTOCOLS", "RAVDESS_TARGETS", "RAVDESS_TEST", "TRACK_SIZE",
+    "Protocol", "cross_map", "edit_crops", "load_engines", "run_protocol",
+    "track_crops",
+]
+
 Progress = Callable[[int, int], None]
-
-MEAD_TEST = ("M003", "M009", "W029", "M012", "M030", "W015")
-RAVDESS_TEST = tuple(f"Actor_{i:02d}" for i in range(1, 7))
-MEAD_TARGETS = ("angry", "contempt", "disgusted", "fear", "happy", "sad", "surprised")
-RAVDESS_TARGETS = ("angry", "disgusted", "fear", "happy", "sad", "surprised")
-TRACK_SIZE = 256  # crops smaller than this are upscaled for tracking (HOG needs ~80 px faces)
-
-
-def cross_map(actors: tuple[str, ...]) -> dict[str, str]:
-    """Each actor -> the one before it, cyclically (the first takes the last)."""
-    return {a: actors[i - 1] for i, a in enumerate(actors)}
-
-
-@dataclass(frozen=True)
-class Protocol:
-    name: str
-    actors: tuple[str, ...]
-    targets: tuple[str, ...]
-    cross: bool
-
-    def reference(self, actor: str) -> str:
-        return cross_map(self.actors)[actor] if self.cross else actor
-
-
-PROTOCOLS = {
-    "mead-intra": Protocol("mead-intra", MEAD_TEST, MEAD_TARGETS, False),
-    "mead-cross": Protocol("mead-cross", MEAD_TEST, MEAD_TARGETS, True),
-    "ravdess-intra": Protocol("ravdess-intra", RAVDESS_TEST, RAVDESS_TARGETS, False),
-    "ravdess-cross": Protocol("ravdess-cross", RAVDESS_TEST, RAVDESS_TARGETS, True),
-}
-
-
-@dataclass
-class ProtocolOptions:
-    protocol: str = "mead-intra"
-    weights: str | None = None  # generator trained with the STCCL loss ("neural")
-    weights_no_stccl: str | None = None  # the same generator trained without it ("neural-no-stccl")
-    scoring: WeightPaths = field(default_factory=WeightPaths)
-    prototypes: str | None = None
-    tracker: str = "dlib"
-    device: str = "cpu"
-    emotions: list[str] = field(default_factory=list)  # empty: the protocol's 7 (MEAD) / 6 (RAVDESS)
-    clips_per_actor: int = 0  # neutral clips edited per actor; 0 = all
-    max_frames: int = 0  # frames per clip; 0 = all
-    real_frames: int = 300  # frames of the real set per (reference actor, emotion)
-    intensity: float = 1.0
-    batch: int = 8
-
-
-@dataclass
-class _Engine:
-    name: str
-    engine: object
-    info: dict
-
-
-def load_engines(opts: ProtocolOptions) -> list[_Engine]:
-    from ..edit.warp import WarpEngine, find_prototypes
-
-    protos = find_prototypes(opts.prototypes)
-    engines = [_Engine("warp", WarpEngine(protos), {"weights": str(protos)})]
-    for name, path, want in (("neural", opts.weights, True), ("neural-no-stccl", opts.weights_no_stccl, False)):
-        if path is None:
-            continue
-        from ..edit.neural import NeuralEngine
-
-        if not Path(path).is_file():
-            raise InputError(f"generator weights not found: {path}")
-        eng = NeuralEngine(path, device=opts.device)
-        meta = eng.metadata
-        loss = json.loads(meta["loss"]) if isinstance(meta.get("loss"), str) else meta.get("loss") or {}
-        stccl = loss.get("stccl")
-        info = {"weights": str(path), "steps": int(json.loads(meta.get("steps", "0"))),
-                "stccl_loss_weight": stccl}
-        if stccl is not None and (stccl > 0) != want:
-            info["note"] = (f"trained with STCCL loss weight {stccl}: "
-                            f"{'expected > 0' if want else 'expected 0'} for this column")
-            log.warning("%s: %s", path, info["note"])
-        engines.append(_Engine(name, eng, info))
-    return engines
-
-
-def edit_crops(engine, crops: np.ndarray, lmk: np.ndarray, emotion: str, intensity: float,
-               batch: int = 8) -> np.ndarray:
-    """Crops (N,S,S,3) uint8 edited by `engine` into `emotion`, as the pipeline pastes them.
-
-    The change is limited by the pipeline's face mask (motion and colour scaled by it), so what
-    lies outside the face is copied. Frames whose landmarks (N,68,2, crop px) are NaN are kept.
-    """
-    out = crops.copy()
-    size = crops.shape[1]
-    idx = np.nonzero(np.isfinite(lmk).all((1, 2)))[0]
-    with torch.inference_mode():
-        for k in range(0, len(idx), batch):
-            sel = idx[k:k + batch]
-            x = torch.from_numpy(crops[sel]).permute(0, 3, 1, 2).float().div_(255)
-            lm = torch.from_numpy(lmk[sel].astype(np.float32))
-            res = engine(x, lm, emotion, torch.full((len(sel),), float(intensity)))
-            mask = torch.from_numpy(np.stack([face_mask(lmk[i], size) for i in sel]))[:, None]
-            res.flow = res.flow.float().cpu() * mask
-            if res.delta is not None:
-                res.delta = res.delta.float().cpu() * mask
-            y = apply_output(x, res)
-            out[sel] = y.mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    return out
-
-
-def track_crops(crops: np.ndarray, fps: float, backend, tracker: str) -> np.ndarray:
-    """(N,68,2) landmarks in crop pixels of a crop sequence, NaN where no face is found."""
-    import cv2
-
-    size = crops.shape[1]
-    scale = max(1.0, TRACK_SIZE / size)
-    track = TrackConfig(tracker=tracker)
-    stream = FaceStream(FaceTracker(backend, track), fps, track, AlignConfig())
-    out: list[np.ndarray] = []
-
-    def keep(emitted):
-        for _, face in emitted:
-            out.append(np.full((68, 2), np.nan) if face.landmarks is None else face.landmarks / scale)
-
-    for c in crops:
-        if scale > 1:
-            c = cv2.resize(c, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
-        keep(stream.push(c))
-    keep(stream.finish())
-    return np.asarray(out, np.float64).reshape(-1, 68, 2)
-
-
-def _features(scorers: Scorers, crops: np.ndarray, lmk: np.ndarray, batch: int) -> dict[str, np.ndarray]:
-    bank = FeatureBank(scorers, batch)
-    if not bank.active:
-        return {}
-    ok = np.isfinite(lmk).all((1, 2))
-    for c, lm, good in zip(crops, lmk, ok):
-        bank.add(c if good else None, lm if good else None)
-    return bank.finish()
 
 
 @dataclass
@@ -198,15 +67,13 @@ class _Source:
     lse_input: dict
 
 
-def run_protocol(data: str | Path, out_dir: str | Path, opts: ProtocolOptions | None = None,
+def run_protocol(data: str | Path, out_dir: str | Path, opts: EvalConfig | None = None,
                  progress: Progress | None = None) -> dict:
     """Run the protocol; write OUT/eval.json, OUT/eval.md and OUT/eval.png; return the JSON dict."""
     t0 = time.perf_counter()
-    opts = opts or ProtocolOptions()
-    if opts.protocol not in PROTOCOLS:
-        raise InputError(f"unknown protocol {opts.protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    opts = validate(opts or EvalConfig())  # every value checked here, where the call enters
     proto = PROTOCOLS[opts.protocol]
-    emotions = [check_emotion(e) for e in opts.emotions] or list(proto.targets)
+    emotions = list(opts.emotions) or list(proto.targets)
     ds = PreparedDataset(data)
     records = ds.ok
     present = sorted({r.get("actor") for r in records if r.get("actor")})
@@ -219,7 +86,7 @@ def run_protocol(data: str | Path, out_dir: str | Path, opts: ProtocolOptions | 
     engines = load_engines(opts)
     scorers = Scorers.load(opts.scoring, opts.device)
     backend = make_backend(opts.tracker, "auto")
-    protos = _prototypes(opts.prototypes)
+    protos = moving_prototypes(opts.prototypes)
     notes: list[str] = []
 
     sources: dict[str, list[dict]] = {}
@@ -267,8 +134,8 @@ def run_protocol(data: str | Path, out_dir: str | Path, opts: ProtocolOptions | 
                             gen.setdefault(k, []).append(feats[k][valid_rows(feats[k])])
                     step()
 
-    per_actor = _real_metrics(generated, real, refs, scorers)
-    table, skipped = _aggregate(clips_out, per_actor, engines, emotions, scorers, real, refs)
+    per_actor = real_metrics(generated, real, refs, scorers)
+    table, skipped = aggregate(clips_out, per_actor, engines, emotions, scorers, real, refs)
     for (r, e), feats in real.items():
         if feats is None:
             notes.append(f"{r}: no {e} clip in PREP: no real set for {e} (FAD and expression similarity skipped)")
@@ -294,30 +161,22 @@ def run_protocol(data: str | Path, out_dir: str | Path, opts: ProtocolOptions | 
     return result
 
 
-def _options(opts: ProtocolOptions) -> dict:
-    d = asdict(opts)
-    d["scoring"] = {k: (str(v) if v is not None else None) for k, v in d["scoring"].items()}
-    return d
-
-
-def _prototypes(path) -> dict[str, np.ndarray]:
-    from ..edit.warp import find_prototypes, load_prototypes
-
-    return {e: d for e, d in load_prototypes(find_prototypes(path)).items() if np.abs(d).max() > 1e-9}
+def _options(opts: EvalConfig) -> dict:
+    return asdict(opts)
 
 
 def _frame_range(n: int, limit: int) -> np.ndarray:
     return np.arange(min(n, limit) if limit else n)
 
 
-def _load_source(ds, rec: dict, actor: str, scorers: Scorers, backend, opts: ProtocolOptions) -> _Source:
+def _load_source(ds, rec: dict, actor: str, scorers: Scorers, backend, opts: EvalConfig) -> _Source:
     clip = ds.clip(rec["id"])
     idx = _frame_range(len(clip), opts.max_frames)
     crops = clip.crops(idx)
     lmk_aligned = clip.track["landmarks_aligned"][idx].astype(np.float64)
     fps = float(rec.get("fps") or 25.0)
     lmk = track_crops(crops, fps, backend, opts.tracker)
-    feats = _features(scorers, crops, lmk, opts.batch)
+    feats = crop_features(scorers, crops, lmk, opts.batch)
     audio, lse_input = None, {}
     if scorers.syncnet is not None:
         src = Path(rec.get("source", ""))
@@ -338,8 +197,8 @@ def _lse(scorers: Scorers, feats: dict, audio, fps: float) -> dict:
     return {"_why": why} if why else m
 
 
-def _score_edit(src: _Source, eng: _Engine, emotion: str, prototype, scorers: Scorers, backend,
-                opts: ProtocolOptions) -> tuple[dict, dict]:
+def _score_edit(src: _Source, eng: LoadedEngine, emotion: str, prototype, scorers: Scorers, backend,
+                opts: EvalConfig) -> tuple[dict, dict]:
     fps = float(src.record.get("fps") or 25.0)
     edited = edit_crops(eng.engine, src.crops, src.lmk_aligned, emotion, opts.intensity, opts.batch)
     lmk = track_crops(edited, fps, backend, opts.tracker)
@@ -349,7 +208,7 @@ def _score_edit(src: _Source, eng: _Engine, emotion: str, prototype, scorers: Sc
     for a, b, lm in zip(src.crops, edited, src.lmk):
         pix.add(a, b, crop_region(lm, size) if np.isfinite(lm).all() else None)
     m.update(pix.result())
-    feats = _features(scorers, edited, lmk, opts.batch)
+    feats = crop_features(scorers, edited, lmk, opts.batch)
     fm, _ = feature_metrics(src.feats, feats, None, emotion)
     m.update({k: v for k, v in fm.items() if k not in ("fad", "expr_sim")})
     if scorers.syncnet is not None:
@@ -361,11 +220,11 @@ def _score_edit(src: _Source, eng: _Engine, emotion: str, prototype, scorers: Sc
     row = {"engine": eng.name, "actor": src.actor, "clip": src.record["id"], "emotion": emotion,
            "frames": len(src.crops), "both_face": int((np.isfinite(src.lmk).all((1, 2))
                                                         & np.isfinite(lmk).all((1, 2))).sum()),
-           "metrics": {k: _num(v) for k, v in m.items()}}
+           "metrics": {k: num(v) for k, v in m.items()}}
     return row, feats
 
 
-def _real_set(ds, records, actor: str, emotion: str, scorers: Scorers, opts: ProtocolOptions):
+def _real_set(ds, records, actor: str, emotion: str, scorers: Scorers, opts: EvalConfig):
     """Features of `actor`'s real `emotion` frames (None when PREP has none or no model needs them)."""
     wanted = {"arcface18", "expression"} & set(scorers.frame_models)
     recs = sorted((r for r in records if r.get("actor") == actor and r.get("emotion") == emotion),
@@ -385,69 +244,7 @@ def _real_set(ds, records, actor: str, emotion: str, scorers: Scorers, opts: Pro
         pick = ok[np.linspace(0, len(ok) - 1, min(per_clip, len(ok))).round().astype(int)] if len(ok) else ok
         if not len(pick):
             continue
-        f = _features(only, clip.crops(pick), lmk[pick], opts.batch)
+        f = crop_features(only, clip.crops(pick), lmk[pick], opts.batch)
         for k, v in f.items():
             feats.setdefault(k, []).append(v)
     return {k: np.concatenate(v) for k, v in feats.items()}
-
-
-def _real_metrics(generated, real, refs, scorers) -> list[dict]:
-    """FAD and expression similarity per (engine, actor, emotion): generated vs the real set."""
-    from .fad import frechet_distance
-
-    rows = []
-    for (engine, actor, emotion), gen in sorted(generated.items()):
-        ref = real.get((refs[actor], emotion))
-        row = {"engine": engine, "actor": actor, "reference": refs[actor], "emotion": emotion}
-        if ref:
-            if "arcface18" in gen and "arcface18" in ref:
-                g, r = np.concatenate(gen["arcface18"]), ref["arcface18"][valid_rows(ref["arcface18"])]
-                row["fad"] = frechet_distance(r, g) if len(g) >= 2 and len(r) >= 2 else None
-                row["fad_frames"] = [len(r), len(g)]
-            if "expression" in gen and "expression" in ref:
-                g, r = np.concatenate(gen["expression"]), ref["expression"][valid_rows(ref["expression"])]
-                if len(g) and len(r):
-                    gm, rm = g.mean(0).astype(np.float64), r.mean(0).astype(np.float64)
-                    row["expr_sim"] = float(gm @ rm / max(np.linalg.norm(gm) * np.linalg.norm(rm), 1e-12))
-        rows.append(row)
-    return rows
-
-
-def _aggregate(clips, per_actor, engines, emotions, scorers, real, refs):
-    """{engine: {emotion | "avg": {metric: mean}}} and {metric: why skipped}."""
-    from .metrics import METRICS
-
-    table: dict[str, dict[str, dict[str, float | None]]] = {}
-    for eng in engines:
-        t: dict[str, dict[str, float | None]] = {}
-        for e in emotions:
-            rows = [c["metrics"] for c in clips if c["engine"] == eng.name and c["emotion"] == e]
-            cell = {k: _mean([r.get(k) for r in rows]) for k in METRICS if k not in ("fad", "expr_sim")}
-            for k in ("fad", "expr_sim"):
-                cell[k] = _mean([p.get(k) for p in per_actor if p["engine"] == eng.name and p["emotion"] == e])
-            t[e] = cell
-        t["avg"] = {k: _mean([t[e].get(k) for e in emotions]) for k in t[emotions[0]]}
-        table[eng.name] = t
-    skipped = {}
-    if "classifier" not in scorers.frame_models:
-        skipped["emotion_acc"] = "no classifier weights (--classifier)"
-    for key, model, flag in (("identity_cos", "arcface", "--arcface"), ("fad", "arcface18", "--arcface18"),
-                             ("expr_sim", "expression", "--expression"), ("lse_d", "syncnet", "--syncnet"),
-                             ("lse_c", "syncnet", "--syncnet")):
-        if model not in scorers.frame_models and not (model == "syncnet" and scorers.syncnet is not None):
-            skipped[key] = f"no {flag} weights"
-    if scorers.syncnet is not None and all(c["metrics"].get("lse_d") is None for c in clips):
-        skipped["lse_d"] = skipped["lse_c"] = "no source video with audio at 25 fps (PREP records' `source`)"
-    return table, skipped
-
-
-def _num(v):
-    if v is None:
-        return None
-    v = float(v)
-    return None if not math.isfinite(v) else v
-
-
-def _mean(values) -> float | None:
-    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-    return float(np.mean(vals)) if vals else None

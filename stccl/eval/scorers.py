@@ -9,31 +9,20 @@ its landmarks in crop pixels; `FeatureBank` batches them for one video.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-from ..edit.engine import EMOTIONS
+from ..emotions import EMOTIONS
 from ..errors import WeightsError
-from .weights import SKIPPED, load_into, read_state_dict
+from .config import ScoringWeights
+from .weights import SKIPPED, WeightedNet, load_into
 
 log = logging.getLogger(__name__)
 CLASSIFIER_FILE = "classifier.safetensors"
 FrameModel = Callable[[np.ndarray, np.ndarray], np.ndarray]  # crops (B,S,S,3), lmks (B,68,2) -> (B,D)
-
-
-@dataclass
-class WeightPaths:
-    """User-given weights; None = not given. The classifier is also looked for (find_weights)."""
-
-    classifier: str | Path | None = None
-    arcface: str | Path | None = None  # ArcFace IResNet-50, insightface layout (identity)
-    arcface18: str | Path | None = None  # arcface-pytorch resnet_face18 (FAD)
-    expression: str | Path | None = None  # EmoNet emonet_8.pth / emonet_5.pth (CSIM)
-    syncnet: str | Path | None = None  # syncnet_python syncnet_v2.model (LSE)
 
 
 class ClassifierModel:
@@ -65,8 +54,8 @@ class Scorers:
         self.weights: dict[str, str] = {}
 
     @classmethod
-    def load(cls, paths: WeightPaths, device: str = "cpu") -> Scorers:
-        from ..face.backends import resolve_device
+    def load(cls, paths: ScoringWeights, device: str = "cpu") -> Scorers:
+        from ..devices import resolve_device
         from ..models.io import find_weights
 
         s = cls()
@@ -81,12 +70,12 @@ class Scorers:
         else:
             s.weights["classifier"] = (f"not given, no {CLASSIFIER_FILE} in ./weights/, $STCCL_WEIGHTS "
                                        "or the torch hub cache: skipped")
-        for name, build in (("arcface", _arcface), ("arcface18", _arcface18), ("expression", _emonet)):
+        for name in ("arcface", "arcface18", "expression"):
             path = getattr(paths, name)
             if path is None:
                 s.weights[name] = SKIPPED
                 continue
-            s.frame_models[name] = build(Path(path), s.device)
+            s.frame_models[name] = _third_party(name, Path(path), s.device)
             s.weights[name] = str(path)
         if paths.syncnet is None:
             s.weights["syncnet"] = SKIPPED
@@ -101,25 +90,21 @@ class Scorers:
         return FeatureBank(self, batch)
 
 
-def _arcface(path: Path, device: torch.device):
-    from .arcface import ArcFaceR50, IdentityModel
+def _third_party(name: str, path: Path, device: torch.device) -> WeightedNet:
+    """The third-party model `name` with the weights of `path` (its module imported only now)."""
+    if name == "arcface":
+        from .arcface import ArcFaceR50, IdentityModel
 
-    return IdentityModel(load_into(ArcFaceR50(), path, "ArcFace IResNet-50 (insightface layout)"), device)
+        return IdentityModel.load(path, device, "ArcFace IResNet-50 (insightface layout)",
+                                  lambda state: ArcFaceR50())
+    if name == "arcface18":
+        from .fad import FadModel, ResNetFace18
 
-
-def _arcface18(path: Path, device: torch.device):
-    from .fad import FadModel, ResNetFace18
-
-    state = read_state_dict(path)
-    use_se = any(".se." in k for k in state)
-    return FadModel(load_into(ResNetFace18(use_se), path, "ArcFace resnet_face18", state), device)
-
-
-def _emonet(path: Path, device: torch.device):
+        return FadModel.load(path, device, "ArcFace resnet_face18",
+                             lambda state: ResNetFace18(use_se=any(".se." in k for k in state)))
     from .emonet import EmoNet, ExpressionModel, n_expression_of
 
-    state = read_state_dict(path)
-    return ExpressionModel(load_into(EmoNet(n_expression_of(state)), path, "EmoNet", state), device)
+    return ExpressionModel.load(path, device, "EmoNet", lambda state: EmoNet(n_expression_of(state)))
 
 
 class FeatureBank:

@@ -6,12 +6,17 @@ else); nothing is unpickled. A state dict may be wrapped (``{"state_dict": ...}`
 Keys must then match the model exactly, except BatchNorm ``num_batches_tracked`` counters, which
 old checkpoints lack. A mismatch raises WeightsError naming the missing, unexpected and
 wrong-shaped keys.
+
+`WeightedNet` is what every third-party scoring model (ArcFace, ArcFace ResNet-18, EmoNet)
+builds on: it loads the network from such a file and runs it on batches of aligned crops.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
+import numpy as np
 import torch
 
 from ..errors import WeightsError
@@ -69,6 +74,40 @@ def load_into(model: torch.nn.Module, path: str | Path, what: str,
         raise WeightsError(f"{path} does not fit {what}: {'; '.join(problems)}")
     model.load_state_dict(state, strict=False)  # only num_batches_tracked may be absent
     return model.float().eval()
+
+
+class WeightedNet:
+    """A network with user-given weights, run per batch of aligned face crops without gradients.
+
+    A subclass defines `inputs`, which turns crops + crop landmarks into the network's input:
+    (B,H,W,3) uint8 images (given to it as (B,3,H,W) RGB in [0,1]) or a float array (given as
+    it is), and, when the features are not the network's output, `forward`.
+    """
+
+    def __init__(self, net: torch.nn.Module, device: torch.device):
+        self.net, self.device = net.to(device), device
+
+    @classmethod
+    def load(cls, path: str | Path, device: torch.device, what: str,
+             build: Callable[[dict[str, torch.Tensor]], torch.nn.Module]) -> WeightedNet:
+        """The model with the weights of `path` in `build(state dict)`; WeightsError when they
+        do not fit it (the message says `path` "does not fit `what`")."""
+        state = read_state_dict(path)
+        return cls(load_into(build(state), path, what, state), device)
+
+    def inputs(self, crops: np.ndarray, lmks: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    @torch.no_grad()
+    def __call__(self, crops: np.ndarray, lmks: np.ndarray) -> np.ndarray:
+        """crops (B,S,S,3) uint8 RGB, lmks (B,68,2) crop px -> (B,D) float32 features."""
+        x = torch.from_numpy(np.ascontiguousarray(self.inputs(crops, lmks))).to(self.device)
+        if x.dtype == torch.uint8:
+            x = x.permute(0, 3, 1, 2).float().div_(255)
+        return self.forward(x).float().cpu().numpy()
 
 
 def _few(keys: list[str], n: int = 3) -> str:

@@ -1,49 +1,27 @@
-"""Face tracking, smoothing, alignment and paste-back (RGB uint8 frames, 68-point landmarks)."""
+"""Face tracking, smoothing, alignment and paste-back (RGB uint8 frames, 68-point landmarks).
 
-from .align import (
-    SimilaritySmoother,
-    invert,
-    paste_back,
-    similarity_from_landmarks,
-    template,
-    transform_landmarks,
-    warp_to_crop,
-)
-from .backends import Backend, DlibBackend, FanBackend, fan_weights_path, make_backend
-from .smooth import (
-    FACE_DETECTED,
-    FACE_INTERPOLATED,
-    FACE_MISSING,
-    LandmarkSmoother,
-    OneEuro,
-    fill_gaps,
-    smooth_track,
-)
-from .stream import FaceFrame, FaceStream, track_video
-from .tracker import FaceTracker
+Names are imported lazily, so that `stccl.face.pick` (used by the configs) stays light.
+"""
 
-__all__ = [
-    "track_video",
-    "FACE_DETECTED",
-    "FACE_INTERPOLATED",
-    "FACE_MISSING",
-    "Backend",
-    "DlibBackend",
-    "FaceFrame",
-    "FaceStream",
-    "FaceTracker",
-    "FanBackend",
-    "LandmarkSmoother",
-    "OneEuro",
-    "SimilaritySmoother",
-    "fan_weights_path",
-    "fill_gaps",
-    "invert",
-    "make_backend",
-    "paste_back",
-    "similarity_from_landmarks",
-    "smooth_track",
-    "template",
-    "transform_landmarks",
-    "warp_to_crop",
-]
+from importlib import import_module
+
+_WHERE = {
+    "align": ("SimilaritySmoother", "invert", "paste_back", "similarity_from_landmarks", "template",
+              "transform_landmarks", "warp_to_crop"),
+    "backends": ("Backend", "DlibBackend", "FanBackend", "fan_weights_path", "make_backend"),
+    "smooth": ("FACE_DETECTED", "FACE_INTERPOLATED", "FACE_MISSING", "LandmarkSmoother", "OneEuro",
+               "fill_gaps", "smooth_track"),
+    "stream": ("FaceFrame", "FaceStream", "track_video"),
+    "tracker": ("FaceTracker",),
+    "pick": ("check_face",),
+}
+_MODULE = {name: module for module, names in _WHERE.items() for name in names}
+__all__ = sorted(_MODULE)
+
+
+def __getattr__(name: str):
+    if name not in _MODULE:
+        raise AttributeError(f"module 'stccl.face' has no attribute {name!r}")
+    value = getattr(import_module(f".{_MODULE[name]}", __name__), name)
+    globals()[name] = value
+    return value

@@ -20,6 +20,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from ..devices import resolve_device
 from ..errors import InputError, WeightsError
 
 FAN_WEIGHTS = "2DFAN4-11f355bf06.pth.tar"
@@ -191,27 +192,6 @@ def heatmap_to_image(
     # the float inverse of face_alignment.utils.transform_np (which rounds to integer pixels)
     h = 200.0 * scale
     return ((preds / resolution - 0.5) * h + center).astype(np.float32)
-
-
-def resolve_device(device: str = "auto") -> str:
-    import torch
-
-    if device == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        mps = getattr(torch.backends, "mps", None)
-        return "mps" if mps is not None and mps.is_available() else "cpu"
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise InputError(f"unknown device {device!r}; use auto, cpu, cuda[:N] or mps") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device {device!r} asked for, but CUDA is not available; use cpu")
-    if dev.type == "mps" and not (
-        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
-    ):
-        raise InputError(f"device {device!r} asked for, but MPS is not available; use cpu")
-    return str(dev)
 
 
 def fan_search_dirs(weights_dir: str | Path | None = None) -> list[Path]:

@@ -27,6 +27,11 @@ class FaceFrame:
     M: np.ndarray | None  # (2, 3) image->crop, smoothed
     Minv: np.ndarray | None  # (2, 3) crop->image
 
+    @property
+    def has_face(self) -> bool:
+        """A face to edit or measure: landmarks and an alignment, not a missing frame."""
+        return self.M is not None and self.landmarks is not None and not self.flag & FACE_MISSING
+
 
 Emitted = list[tuple[np.ndarray, FaceFrame]]
 
@@ -51,6 +56,13 @@ class FaceStream:
         self._last: np.ndarray | None = None  # raw landmarks of the last face before the gap
         self._next_index = 0
         self.max_held = 0
+
+    @classmethod
+    def from_backend(cls, backend, fps: float, track_cfg: TrackConfig | None = None,
+                     align_cfg: AlignConfig | None = None) -> "FaceStream":
+        """A stream that tracks with `backend` (stccl.face.backends) under `track_cfg`."""
+        track_cfg = track_cfg or TrackConfig()
+        return cls(FaceTracker(backend, track_cfg), fps, track_cfg, align_cfg)
 
     def push(self, frame: np.ndarray) -> Emitted:
         index = self._next_index
@@ -130,7 +142,7 @@ def track_video(path, backend=None, track_cfg: TrackConfig | None = None,
             lmks.append(np.full((68, 2), np.nan) if face.landmarks is None else face.landmarks)
 
     with VideoReader(path, chunk=8) as reader:
-        stream = FaceStream(FaceTracker(backend, track_cfg), reader.info.fps, track_cfg, align_cfg)
+        stream = FaceStream.from_backend(backend, reader.info.fps, track_cfg, align_cfg)
         for chunk in reader:
             for frame in chunk:
                 keep(stream.push(frame))

@@ -17,29 +17,14 @@ through `a` only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .config import MetricConfig
 from .iresnet import CHANNELS, IResNet
 
 NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))  # (dy, dx)
-
-
-@dataclass
-class MetricConfig:
-    depth: int = 50
-    size: int = 224
-    variant: str = "vd"  # vd | cm
-    tau: float = 0.07
-    centers: list[int] = field(default_factory=lambda: [32, 16, 8, 4])  # per stage
-    spatial_weight: float = 0.3
-    temporal_weight: float = 0.3
-    batch_negatives: bool = False
-    adaptive: bool = True
-    adaptive_threshold: float = 0.8
 
 
 def sample_centers(h: int, w: int, n: int, generator: torch.Generator | None = None,
@@ -104,8 +89,6 @@ class CorrelationMetric(nn.Module):
     def __init__(self, cfg: MetricConfig | None = None):
         super().__init__()
         self.cfg = cfg = cfg or MetricConfig()
-        if cfg.variant not in ("vd", "cm"):
-            raise ValueError(f"variant must be vd or cm, got {cfg.variant!r}")
         self.backbone = IResNet(cfg.depth)
         self.spatial_proj = nn.ModuleList(_projector(c) for c in CHANNELS)
         self.temporal_proj = nn.ModuleList(_projector(c) for c in CHANNELS)

@@ -1,7 +1,7 @@
 """The expression generator G(x, e, a): a motion field, a colour, and an attention mask.
 
 x (B,3,S,S) RGB in [0,1], an aligned face crop of any identity; e (B,) emotion indices in the
-order of stccl.edit.engine.EMOTIONS; a (B,) intensity (0 = unchanged, 1 = full, > 1 more).
+order of stccl.emotions.EMOTIONS; a (B,) intensity (0 = unchanged, 1 = full, > 1 more).
 
     image = (1 - mask) * warp(x, flow) + mask * color
 
@@ -13,23 +13,13 @@ makes no change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .config import GeneratorConfig
+
 MEAN = 0.5
-
-
-@dataclass
-class GeneratorConfig:
-    size: int = 256  # crop size it works at
-    base_channels: int = 32
-    n_down: int = 3
-    n_res: int = 4
-    n_emotions: int = 8
-    max_flow: float = 0.08  # largest |flow| as a fraction of the crop size
 
 
 def flow_grid(flow: torch.Tensor) -> torch.Tensor:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .. import __version__
-from ..config import to_dict
+from ..typed import to_dict
 from ..errors import WeightsError
 from ..fs import atomic_path
 
@@ -82,54 +84,65 @@ def _few(keys: list[str], n: int = 3) -> str:
     return ", ".join(keys[:n]) + more
 
 
-def load_generator(path: str | Path, device: str | torch.device = "cpu"):
-    """(Generator, GeneratorConfig, metadata) rebuilt from an stccl safetensors file."""
-    from ..config import from_dict
-    from .generator import Generator, GeneratorConfig
+@dataclass(frozen=True)
+class ModelKind:
+    """How to rebuild one kind of model: its config, its class, and what it is called in errors."""
 
+    config: str  # "module:Name" in stccl.models, imported when loaded
+    model: str
+    label: str
+
+
+# One entry per kind of model that stccl saves; `load_model` rebuilds any of them.
+KINDS: dict[str, ModelKind] = {
+    "generator": ModelKind("config:GeneratorConfig", "generator:Generator", "a generator"),
+    "metric": ModelKind("config:MetricConfig", "correlation:CorrelationMetric", "a correlation metric"),
+    "classifier": ModelKind("config:ClassifierConfig", "classifier:EmotionClassifier",
+                            "an emotion classifier"),
+}
+
+
+def load_model(kind: str, path: str | Path, device: str | torch.device = "cpu"):
+    """(model in eval mode, its config, metadata) rebuilt from an stccl safetensors file.
+
+    `metadata["steps"]` is how many training steps the weights have seen (0 = untrained), and
+    any other JSON metadata (e.g. `emotions`, the logits' names) is parsed.
+    """
+    from ..typed import from_dict
+
+    spec = KINDS[kind]
     meta = read_metadata(path)
-    if meta.get("kind") != "generator":
-        raise WeightsError(f"{path}: holds a {meta.get('kind')!r} model, not a generator")
-    cfg = from_dict(GeneratorConfig, meta["config"], f"{path} config")
-    model = Generator(cfg)
+    if meta.get("kind") != kind:
+        raise WeightsError(f"{path}: holds a {meta.get('kind')!r} model, not {spec.label}")
+    cfg = from_dict(_symbol(spec.config), meta["config"], f"{path} config")
+    model = _symbol(spec.model)(cfg)
     load_state(path, model, device)
+    for key, value in meta.items():
+        if key not in ("format", "kind", "config", "stccl_version") and isinstance(value, str):
+            try:
+                meta[key] = json.loads(value)
+            except json.JSONDecodeError:
+                pass
+    meta["steps"] = int(meta.get("steps", 0))
     return model.to(device).eval(), cfg, meta
+
+
+def _symbol(ref: str):
+    module, name = ref.split(":")
+    return getattr(import_module(f"{__package__}.{module}"), name)
+
+
+def load_generator(path: str | Path, device: str | torch.device = "cpu"):
+    """(Generator, GeneratorConfig, metadata): `load_model("generator", ...)`."""
+    return load_model("generator", path, device)
 
 
 def load_metric(path: str | Path, device: str | torch.device = "cpu"):
-    """(CorrelationMetric, MetricConfig, metadata) rebuilt from an stccl safetensors file.
-
-    `metadata["steps"]` is how many training steps the weights have seen (0 = untrained).
-    """
-    from ..config import from_dict
-    from .correlation import CorrelationMetric, MetricConfig
-
-    meta = read_metadata(path)
-    if meta.get("kind") != "metric":
-        raise WeightsError(f"{path}: holds a {meta.get('kind')!r} model, not a correlation metric")
-    cfg = from_dict(MetricConfig, meta["config"], f"{path} config")
-    model = CorrelationMetric(cfg)
-    load_state(path, model, device)
-    meta["steps"] = int(json.loads(meta.get("steps", "0")))
-    return model.to(device).eval(), cfg, meta
+    """(CorrelationMetric, MetricConfig, metadata): `load_model("metric", ...)`."""
+    return load_model("metric", path, device)
 
 
 def load_classifier(path: str | Path, device: str | torch.device = "cpu"):
-    """(EmotionClassifier, ClassifierConfig, metadata) rebuilt from an stccl safetensors file.
-
-    `metadata["steps"]` is how many training steps the weights have seen; `metadata["emotions"]`
-    (when present) names the logits in order.
-    """
-    from ..config import from_dict
-    from .discriminator import ClassifierConfig, EmotionClassifier
-
-    meta = read_metadata(path)
-    if meta.get("kind") != "classifier":
-        raise WeightsError(f"{path}: holds a {meta.get('kind')!r} model, not an emotion classifier")
-    cfg = from_dict(ClassifierConfig, meta["config"], f"{path} config")
-    model = EmotionClassifier(cfg)
-    load_state(path, model, device)
-    meta["steps"] = int(json.loads(meta.get("steps", "0")))
-    if "emotions" in meta:
-        meta["emotions"] = json.loads(meta["emotions"])
-    return model.to(device).eval(), cfg, meta
+    """(EmotionClassifier, ClassifierConfig, metadata): `load_model("classifier", ...)`;
+    `metadata["emotions"]` (when present) names the logits in order."""
+    return load_model("classifier", path, device)

@@ -9,65 +9,24 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable
 
 import torch
 from torch.nn import functional as F
 
-from ..config import overlay, to_dict
 from ..data.frames import EmotionWindows, require_labelled, split_clip_actors
 from ..data.windows import StepBatches
-from ..edit.engine import EMOTIONS
-from ..errors import DataError, InputError
-from ..models.discriminator import ClassifierConfig, EmotionClassifier
+from ..emotions import EMOTIONS
+from ..errors import InputError
+from ..models.classifier import EmotionClassifier
 from ..models.io import save_model
-from .config import TrainConfig
-from .trainer import FitResult, Runtime, Trainer
+from ..typed import to_dict
+from .config import ClassifierRunConfig
+from .trainer import FitResult, Runtime, SingleModelTask, Trainer, fit_stage
 
 log = logging.getLogger(__name__)
 CALIBRATION_FRAMES = 512  # training frames that re-estimate BatchNorm statistics for validation and export
-
-
-@dataclass
-class ClassifierDataConfig:
-    """Single emotion-labelled frames of the prepared clips."""
-
-    val_actors: list[str] = field(default_factory=list)  # empty: hold out the last actor when there are >= 2
-    augment: bool = True  # kornia colour jitter, flip and a small affine, per image
-
-
-@dataclass
-class ClassifierRunConfig:
-    """The classifier stage's resolved config (saved as RUN/classifier/config.toml)."""
-
-    model: ClassifierConfig = field(default_factory=ClassifierConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    data: ClassifierDataConfig = field(default_factory=ClassifierDataConfig)
-
-
-CLASSIFIER_PRESETS: dict[str, dict] = {
-    # seconds on a CPU: smoke tests and the learning test
-    "tiny": {"model": {"size": 64, "base_channels": 8},
-             "train": {"steps": 60, "batch": 16, "lr": 1e-3, "checkpoint_every": 20,
-                       "log_every": 5, "val_every": 20, "val_batches": 2, "workers": 0}},
-    # a real run on one GPU
-    "base": {"model": {"size": 128, "base_channels": 32},
-             "train": {"steps": 5000, "batch": 32, "lr": 1e-3, "warmup": 200, "val_every": 250,
-                       "val_batches": 8}},
-    # The reference has no classifier stage to follow (its evaluation uses third-party expression
-    # recognisers, which cannot be downloaded here), so "paper" is "base" trained for longer.
-    "paper": {"model": {"size": 128, "base_channels": 32},
-              "train": {"steps": 20000, "batch": 32, "lr": 1e-3, "warmup": 200, "val_every": 500,
-                        "val_batches": 8}},
-}
-
-
-def classifier_preset(name: str) -> ClassifierRunConfig:
-    if name not in CLASSIFIER_PRESETS:
-        raise InputError(f"unknown preset {name!r}; available: {', '.join(CLASSIFIER_PRESETS)}")
-    return overlay(ClassifierRunConfig(), CLASSIFIER_PRESETS[name], f"preset {name}")
 
 
 def augmenter():
@@ -129,7 +88,7 @@ def recalibrate_batchnorm(model: torch.nn.Module, frames: torch.Tensor, batch: i
     return model
 
 
-class ClassifierTask:
+class ClassifierTask(SingleModelTask):
     name = "classifier"
 
     def __init__(self, root: Path, cfg: ClassifierRunConfig, rt: Runtime):
@@ -158,29 +117,11 @@ class ClassifierTask:
         self._val: list[tuple[torch.Tensor, torch.Tensor]] | None = None
         self._calibration: torch.Tensor | None = None
 
-    @property
-    def steps_per_epoch(self) -> int:
-        return self.sampler.steps_per_epoch
-
     def counts(self, dataset: EmotionWindows) -> dict[str, int]:
         out: dict[str, int] = {}
         for e in dataset.emotions():
             out[EMOTIONS[e]] = out.get(EMOTIONS[e], 0) + 1
         return dict(sorted(out.items()))
-
-    def modules(self) -> dict[str, torch.nn.Module]:
-        return {"classifier": self.model}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"classifier": self.opt}
-
-    def batches(self, start: int) -> Iterator[Any]:
-        self.sampler.start = start
-        loader = torch.utils.data.DataLoader(
-            self.train_set, batch_sampler=self.sampler, num_workers=self.cfg.train.workers,
-            pin_memory=self.rt.device.type == "cuda", persistent_workers=self.cfg.train.workers > 0,
-            generator=torch.Generator().manual_seed(self.cfg.train.seed + start))  # not the global RNG
-        return iter(loader)
 
     def step(self, batch, trainer: Trainer) -> dict[str, float]:
         x, y = _frames(batch)
@@ -251,9 +192,6 @@ def train_classifier(root: Path, run_dir: Path, cfg: ClassifierRunConfig,
     """Train (or resume, or skip when done) the classifier stage; export RUN/classifier.safetensors."""
     rt = Runtime.create(cfg.train)
     task = ClassifierTask(root, cfg, rt)
-    total = cfg.train.epochs * task.steps_per_epoch if cfg.train.epochs > 0 else cfg.train.steps
-    if total < 1:
-        raise DataError("nothing to train: steps (or epochs) must be at least 1")
     log.info("classifier: %d training frames %s (%d steps per epoch), %d validation frames %s, "
              "held-out actors: %s, %s", len(task.train_set), task.counts(task.train_set), task.steps_per_epoch,
              len(task.val_set), task.counts(task.val_set), ", ".join(task.held_out) or "none", rt.device)
@@ -261,5 +199,4 @@ def train_classifier(root: Path, run_dir: Path, cfg: ClassifierRunConfig,
     if unseen:
         log.warning("validation emotion(s) %s never appear in training: their accuracy can only be 0; "
                     "hold out another actor (data.val_actors) to measure them", ", ".join(unseen))
-    trainer = Trainer(task, cfg.train, rt, run_dir, total, cfg, Path(run_dir) / "classifier.safetensors", on_step)
-    return trainer.fit()
+    return fit_stage(task, cfg.train, rt, run_dir, cfg, on_step)

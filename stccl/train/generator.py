@@ -1,5 +1,5 @@
 """The generator stage: G(x, e, a) against a PatchGAN with an emotion head, supervised by the
-frozen STCCL metric (DESIGN.md §4).
+frozen STCCL metric (the metric's loss between the output and the input window).
 
 Per step, on windows x (B,T,3,S,S) of source emotion e_src, a target e_tgt != e_src and an
 intensity a in [alpha_min, 1]:
@@ -13,22 +13,22 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
-from ..config import to_dict
+from ..typed import to_dict
 from ..data.frames import EmotionWindows, require_labelled, split_clip_actors
 from ..data.windows import StepBatches
-from ..edit.engine import EMOTIONS
+from ..emotions import EMOTIONS
 from ..errors import DataError, InputError
 from ..models.discriminator import Discriminator
 from ..models.generator import Generator
 from ..models.io import load_metric, save_model
 from .config import GeneratorRunConfig
 from .samples import sample_grid, save_png
-from .trainer import FitResult, Runtime, Trainer
+from .trainer import FitResult, Runtime, Trainer, fit_stage
 
 log = logging.getLogger(__name__)
 NO_METRIC = ("the STCCL loss needs a trained metric: train one with `stccl train --stage metric` and pass "
@@ -101,14 +101,6 @@ class GeneratorTask:
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"generator": self.opt_g, "discriminator": self.opt_d}
-
-    def batches(self, start: int) -> Iterator[Any]:
-        self.sampler.start = start
-        loader = torch.utils.data.DataLoader(
-            self.train_set, batch_sampler=self.sampler, num_workers=self.cfg.train.workers,
-            pin_memory=self.rt.device.type == "cuda", persistent_workers=self.cfg.train.workers > 0,
-            generator=torch.Generator().manual_seed(self.cfg.train.seed + start))
-        return iter(loader)
 
     # -- one step ---------------------------------------------------------------------------------
     def _stccl(self, y: torch.Tensor, x: torch.Tensor, b: int) -> dict[str, torch.Tensor]:
@@ -230,11 +222,7 @@ def train_generator(root: Path, run_dir: Path, cfg: GeneratorRunConfig,
     """Train (or resume, or skip when done) the generator stage; export RUN/generator.safetensors."""
     rt = Runtime.create(cfg.train)
     task = GeneratorTask(root, cfg, rt, run_dir)
-    total = cfg.train.epochs * task.steps_per_epoch if cfg.train.epochs > 0 else cfg.train.steps
-    if total < 1:
-        raise DataError("nothing to train: steps (or epochs) must be at least 1")
     log.info("generator: %d training windows, %d validation windows, held-out actors: %s, STCCL %s, %s",
              len(task.train_set), len(task.val_set), ", ".join(task.held_out) or "none",
              f"weight {cfg.loss.stccl} from {task.metric_info['path']}" if task.metric else "off", rt.device)
-    trainer = Trainer(task, cfg.train, rt, run_dir, total, cfg, Path(run_dir) / "generator.safetensors", on_step)
-    return trainer.fit()
+    return fit_stage(task, cfg.train, rt, run_dir, cfg, on_step)

@@ -4,31 +4,21 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable
 
 import torch
 
-from ..config import to_dict
-from ..data.store import PreparedDataset
-from ..data.windows import PairWindows, StepBatches, split_actors
+from ..data.store import require_pairs
+from ..data.split import split_actors
+from ..data.windows import PairWindows, StepBatches
 from ..errors import DataError
 from ..models.correlation import CorrelationMetric
 from ..models.io import save_model
+from ..typed import to_dict
 from .config import MetricRunConfig
-from .trainer import FitResult, Runtime, Trainer
+from .trainer import FitResult, Runtime, SingleModelTask, Trainer, fit_stage
 
 log = logging.getLogger(__name__)
-
-NO_PAIRS = ("no cross-emotion pairs; pairs arise when an actor says the same sentence as neutral and "
-            "in another emotion (MEAD sentences, RAVDESS statements) - prepare both takes")
-
-
-def require_pairs(root: Path) -> PreparedDataset:
-    ds = PreparedDataset(root)
-    if not ds.pairs:
-        raise DataError(f"{root}: {NO_PAIRS}")
-    return ds
-
 
 def augmenter():
     """The same photometric + small geometric change on both streams and every frame of a window."""
@@ -41,7 +31,7 @@ def augmenter():
         data_format="BTCHW", same_on_frame=True)
 
 
-class MetricTask:
+class MetricTask(SingleModelTask):
     name = "metric"
 
     def __init__(self, root: Path, cfg: MetricRunConfig, rt: Runtime):
@@ -65,24 +55,6 @@ class MetricTask:
                                     weight_decay=cfg.train.weight_decay)
         self.aug = augmenter().to(rt.device) if cfg.data.augment else None
         self.items_per_step = 2 * cfg.train.batch * t  # both streams go through the backbone
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return self.sampler.steps_per_epoch
-
-    def modules(self) -> dict[str, torch.nn.Module]:
-        return {"metric": self.model}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"metric": self.opt}
-
-    def batches(self, start: int) -> Iterator[Any]:
-        self.sampler.start = start
-        loader = torch.utils.data.DataLoader(
-            self.train_set, batch_sampler=self.sampler, num_workers=self.cfg.train.workers,
-            pin_memory=self.rt.device.type == "cuda", persistent_workers=self.cfg.train.workers > 0,
-            generator=torch.Generator().manual_seed(self.cfg.train.seed + start))  # not the global RNG
-        return iter(loader)
 
     def step(self, batch, trainer: Trainer) -> dict[str, float]:
         a, b = (self.rt.to_device(x) for x in batch)  # (B,T,3,S,S)
@@ -137,11 +109,7 @@ def train_metric(root: Path, run_dir: Path, cfg: MetricRunConfig,
     """Train (or resume, or skip when done) the metric stage; export RUN/metric.safetensors."""
     rt = Runtime.create(cfg.train)
     task = MetricTask(root, cfg, rt)
-    total = cfg.train.epochs * task.steps_per_epoch if cfg.train.epochs > 0 else cfg.train.steps
-    if total < 1:
-        raise DataError("nothing to train: steps (or epochs) must be at least 1")
     log.info("metric: %d training windows (%d per epoch of steps), %d validation windows, held-out actors: %s, %s",
              len(task.train_set), task.steps_per_epoch, len(task.val_set),
              ", ".join(task.held_out) or "none", rt.device)
-    trainer = Trainer(task, cfg.train, rt, run_dir, total, cfg, Path(run_dir) / "metric.safetensors", on_step)
-    return trainer.fit()
+    return fit_stage(task, cfg.train, rt, run_dir, cfg, on_step)

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..edit.engine import EMOTIONS
+from ..emotions import EMOTIONS
 from ..fs import atomic_path
 
 HEADER = 18

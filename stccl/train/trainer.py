@@ -27,8 +27,8 @@ from typing import Any, Callable, Iterator, Protocol
 
 import torch
 
-from ..config import to_dict
-from ..errors import InputError, TrainingError
+from ..typed import to_dict
+from ..errors import DataError, TrainingError
 from ..fs import atomic_path, ensure_writable_dir, write_text_atomic
 from . import dist
 from .config import TrainConfig
@@ -38,17 +38,39 @@ CHECKPOINT = "checkpoint.pt"
 
 
 class Task(Protocol):
-    """What a stage supplies. `step` calls `trainer.backward(loss, name)` once per optimizer."""
+    """What a stage supplies. `step` calls `trainer.backward(loss, name)` once per optimizer.
+
+    Training batches come from `batches(start)` when the task has it; otherwise the Trainer
+    builds a DataLoader over `train_set` with the step-indexed `sampler` (stccl.data.windows).
+    """
 
     name: str
     items_per_step: int  # images per step and process, for the throughput figure
 
     def modules(self) -> dict[str, torch.nn.Module]: ...
     def optimizers(self) -> dict[str, torch.optim.Optimizer]: ...
-    def batches(self, start: int) -> Iterator[Any]: ...
     def step(self, batch: Any, trainer: "Trainer") -> dict[str, float]: ...
     def validate(self, trainer: "Trainer") -> dict[str, float]: ...
     def export(self, path: Path, step: int) -> None: ...
+
+
+class SingleModelTask:
+    """Shared by the tasks that train one `model` with one optimizer `opt` on `train_set`."""
+
+    name: str
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    sampler: Any  # stccl.data.windows.StepBatches
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.sampler.steps_per_epoch
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {self.name: self.model}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {self.name: self.opt}
 
 
 @dataclass
@@ -62,13 +84,11 @@ class Runtime:
 
     @classmethod
     def create(cls, cfg: TrainConfig) -> "Runtime":
-        from ..face.backends import resolve_device
+        from ..devices import resolve_device
 
         device = torch.device(resolve_device(cfg.device))
         info = dist.init(device)
         device = dist.local_device(device, info)
-        if cfg.amp not in ("auto", "bf16", "off"):
-            raise InputError(f"amp must be auto, bf16 or off, got {cfg.amp!r}")
         use_amp = cfg.amp == "bf16" or (cfg.amp == "auto" and device.type == "cuda")
         seed_all(cfg.seed + 1_000_003 * info.rank)  # before the task builds its models
         return cls(device, info, torch.bfloat16 if use_amp else None,
@@ -91,8 +111,6 @@ def learning_rate(cfg: TrainConfig, step: int, total: int) -> float:
         return cfg.lr * (step + 1) / cfg.warmup
     if cfg.schedule == "constant":
         return cfg.lr
-    if cfg.schedule != "cosine":
-        raise InputError(f"schedule must be cosine or constant, got {cfg.schedule!r}")
     t = (step - cfg.warmup) / max(1, total - cfg.warmup)
     return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
 
@@ -162,7 +180,7 @@ class Trainer:
         if start == 0 and self.cfg.val_every > 0:
             self._log(self._validate())  # the untrained model's diagnostics, for comparison
         t0, n0 = time.perf_counter(), start
-        batches = self.task.batches(start)
+        batches = self._batches(start)
         try:
             with _sigterm_as_interrupt():
                 while self.step < self.total:
@@ -204,6 +222,18 @@ class Trainer:
             self.task.export(self.export_path, self.step)
         dist.barrier(self.rt.dist)
         return FitResult(self.task.name, start, self.step, self.export_path, False, last)
+
+    def _batches(self, start: int) -> Iterator[Any]:
+        if hasattr(self.task, "batches"):
+            return self.task.batches(start)
+        sampler = self.task.sampler
+        sampler.start = start
+        workers = self.cfg.workers
+        loader = torch.utils.data.DataLoader(
+            self.task.train_set, batch_sampler=sampler, num_workers=workers,
+            pin_memory=self.rt.device.type == "cuda", persistent_workers=workers > 0,
+            generator=torch.Generator().manual_seed(self.cfg.seed + start))  # not the global RNG
+        return iter(loader)
 
     def _validate(self) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -282,6 +312,17 @@ class Trainer:
         if path.is_file():
             keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= start]
             write_text_atomic(path, "".join(ln + "\n" for ln in keep))
+
+
+def fit_stage(task: Any, cfg: TrainConfig, runtime: Runtime, run_dir: Path, config: Any,
+              on_step: Callable[[int, int, dict[str, float]], None] | None = None) -> FitResult:
+    """Train `task` for `cfg.steps` (or `cfg.epochs` passes), resuming or skipping as the run
+    folder says, and export RUN/<task.name>.safetensors."""
+    total = cfg.epochs * task.steps_per_epoch if cfg.epochs > 0 else cfg.steps
+    if total < 1:
+        raise DataError("nothing to train: steps (or epochs) must be at least 1")
+    export = Path(run_dir) / f"{task.name}.safetensors"
+    return Trainer(task, cfg, runtime, run_dir, total, config, export, on_step).fit()
 
 
 def seed_all(seed: int) -> None:

@@ -15,7 +15,7 @@ from ..config import PrepConfig
 from . import store
 from .audio import cmvn
 from .dtw import DEFAULT_BAND, dtw, mouth_features
-from .pairs import DEFAULT_MAX_PAIR_COST, candidate_pairs, choose_pairs
+from .pair_candidates import DEFAULT_MAX_PAIR_COST, candidate_pairs, choose_pairs
 
 log = logging.getLogger(__name__)
 
