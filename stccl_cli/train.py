@@ -102,7 +102,7 @@ def train(
             progress.update(tasks[name], completed=step, total=total, description=f"{name}{loss}")
 
         run(data, out, stage=stage, preset=preset, config=config, overrides=overrides, export=export,
-            on_step=on_step, on_result=lambda r: progress.console.print(_table(r)))
+            on_step=on_step, on_result=lambda r: console.print(_table(r)))
 
 
 def _quiet_unless_rank_zero() -> None:

@@ -47,7 +47,7 @@ def test_types_and_choices_are_checked():
         ({"track": {"face": -1}}, "f.toml: track.face must be a face index"),
         ({"device": "tpu"}, "f.toml: device: unknown device 'tpu'"),
         ({"batch": True}, "f.toml: batch must be a whole number, got true"),
-        ({"start": -2}, "f.toml: start must be >= 0, got -2"),
+        ({"start": -2}, "f.toml: start must be at least 0, got -2.0"),
         ({"weights": 7}, "f.toml: weights must be a string, got 7"),
         ({"track": 3}, "f.toml: track must be a table, got 3"),
     ]:
