@@ -97,8 +97,8 @@ class ConfigOptions:
     The option's Python parameter is named after its long flag (--out-dir -> out_dir).
     """
 
-    def __init__(self, *configs: type):
-        self.configs = configs
+    def __init__(self, *configs: type, show_defaults: bool = True):
+        self.configs, self.show_defaults = configs, show_defaults
         self.keys: dict[str, tuple[str, str, Callable | None]] = {}  # param -> (key, flag, parse)
 
     def __call__(self, key: str, *flags: str, parse: Callable[[Any], Any] | None = None,
@@ -111,7 +111,7 @@ class ConfigOptions:
             text += f" Choices: {' | '.join(info.choices)}."
         elif "," in info.what and not help:  # an enumeration, e.g. the devices
             text += f" Takes {info.what}."
-        shown = _default_text(info.default) if show_default else ""
+        shown = _default_text(info.default) if show_default and self.show_defaults else ""
         text = escape(text) + (f"  \\[default: {escape(shown)}]" if shown else "")
         if isinstance(info.default, bool):
             return typer.Option(False, *flags, help=text, show_default=False)

@@ -16,7 +16,7 @@ from stccl.train.stages import STAGES
 
 from .common import CONFIG_OPTION, VERBOSE_OPTION, ConfigOptions, cli_errors, console, csv, err_console, make_progress
 
-opt = ConfigOptions(MetricRunConfig, ChainConfig)  # train.* and data.window apply to every stage
+opt = ConfigOptions(MetricRunConfig, ChainConfig, show_defaults=False)  # defaults: the preset's
 SHOWN = {
     "metric": ("loss", "val/loss", "val/pos", "val/neg", "val/pos_shuffled", "val/gap"),
     "generator": ("loss", "g/adv", "g/cls", "g/cycle", "g/identity", "g/stccl", "val/identity", "val/change",
@@ -33,21 +33,21 @@ def train(
     out: Path = typer.Option(Path("runs/stccl"), "-o", "--out", help="Run folder (resumed when it exists)."),
     preset: str = typer.Option("base", "--preset", help="tiny | base | paper, for every stage; the "
                                "options below default to the preset's values."),
-    steps: Optional[int] = opt("train.steps", "--steps", show_default=False),
-    epochs: Optional[int] = opt("train.epochs", "--epochs", show_default=False),
-    batch: Optional[int] = opt("train.batch", "--batch", show_default=False),
-    lr: Optional[float] = opt("train.lr", "--lr", show_default=False),
-    variant: Optional[str] = opt("metric.model.variant", "--variant", show_default=False),
-    window: Optional[int] = opt("data.window", "--window", show_default=False,
-                                help="Frames per window, metric and generator (1 = no temporal term)."),
-    metric: Optional[Path] = opt("generator.metric", "--metric",
-                                 help="Frozen metric for the generator's STCCL loss (default: RUN/metric.safetensors)."),
-    stccl_weight: Optional[float] = opt("generator.loss.stccl", "--stccl-weight", show_default=False,
+    steps: Optional[int] = opt("train.steps", "--steps"),
+    epochs: Optional[int] = opt("train.epochs", "--epochs"),
+    batch: Optional[int] = opt("train.batch", "--batch"),
+    lr: Optional[float] = opt("train.lr", "--lr"),
+    variant: Optional[str] = opt("metric.model.variant", "--variant"),
+    backbone_init: Optional[Path] = opt("metric.backbone_init", "--backbone-init",
+                                        help="Start the metric's backbone from this ArcFace IResNet state dict (.pth or .safetensors)."),
+    window: Optional[int] = opt("data.window", "--window", help="Frames per window (1 = no temporal term)."),
+    metric: Optional[Path] = opt("generator.metric", "--metric", help="Frozen metric for the generator's STCCL loss."),
+    stccl_weight: Optional[float] = opt("generator.loss.stccl", "--stccl-weight",
                                         help="Weight of the generator's STCCL loss; 0 switches it off (the ablation)."),
     val_actors: Optional[str] = opt("data.val_actors", "--val-actors", parse=csv,
                                     help="Comma-separated held-out actors (default: the last actor)."),
-    workers: Optional[int] = opt("train.workers", "--workers", show_default=False),
-    device: Optional[str] = opt("train.device", "--device", show_default=False),
+    workers: Optional[int] = opt("train.workers", "--workers"),
+    device: Optional[str] = opt("train.device", "--device"),
     export: Optional[Path] = typer.Option(
         None, "--export", help="Also copy each result into this folder (e.g. weights/, where edit finds it)."),
     config: Optional[Path] = CONFIG_OPTION,
@@ -67,8 +67,7 @@ def train(
 
     classifier: the emotion classifier that `stccl eval` uses -> RUN/classifier.safetensors.
 
-    prototypes: the warp engine's per-emotion landmark displacements, refit from the pairs
-    -> RUN/prototypes.json.
+    prototypes: the warp engine's landmark displacements, refit from the pairs -> RUN/prototypes.json.
 
     Each stage keeps RUN/<stage>/{checkpoint.pt,config.toml,metrics.jsonl}. Under torchrun it
     trains data-parallel (gloo on CPU, nccl on GPU). A --config TOML holds [metric],

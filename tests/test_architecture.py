@@ -29,7 +29,8 @@ ALLOWED = {
     "train": WORDS | {"config", "video", "face", "data", "models", "edit"},
     "eval": WORDS | {"config", "video", "face", "data", "models", "edit", "draw"},
     "inspect": WORDS | {"config", "video", "face", "data", "models", "draw"},
-    "__init__": {"edit"},
+    "loss": WORDS | {"models"},
+    "__init__": {"edit", "loss"},
 }
 
 

@@ -18,7 +18,8 @@ from stccl.eval.fad import ResNetFace18, fad_input, frechet_distance
 from stccl.eval.landmarks import expression_shift, face_lmd, landmark_metrics
 from stccl.eval.pixels import PSNR_CAP, PixelStats, psnr, ssim_map
 from stccl.eval.syncnet import SyncNet, dct2_ortho, lse, mel_filterbank, mfcc, sync_crop
-from stccl.eval.weights import load_into, read_state_dict
+from stccl.eval.weights import load_into
+from stccl.models.io import read_state_dict
 from stccl.models.classifier import EmotionClassifier
 from stccl.models.config import ClassifierConfig
 from stccl.models.io import save_model

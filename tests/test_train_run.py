@@ -15,7 +15,7 @@ QUICK = {"train.steps": 4, "train.log_every": 2, "train.val_every": 0, "train.ch
 def test_run_trains_logs_exports_and_skips(paired_prep, tmp_path):
     out, export, seen = tmp_path / "run", tmp_path / "weights", []
     kw = dict(stage="metric", preset="tiny", export=export,
-              overrides={**QUICK, "metric.train.lr": 5e-4, "data.window": 2})
+              overrides={**QUICK, "metric.train.lr": 5e-4, "data.window": 2, "train.micro_batch": 2})
     results = run(paired_prep, out, on_step=lambda stage, step, total, logs: seen.append((stage, step, total)),
                   **kw)
     (r,) = results

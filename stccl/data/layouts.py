@@ -21,6 +21,11 @@ from ..errors import DataError, InputError
 from ..fs import is_video
 
 LAYOUTS = ("mead", "ravdess", "folder")
+# The evaluation actors of the papers' protocols: metric training with `--preset paper` leaves
+# MEAD's out, and `stccl eval --protocol` tests on them.
+MEAD_TEST = ("M003", "M009", "W029", "M012", "M030", "W015")
+RAVDESS_TEST = tuple(f"Actor_{i:02d}" for i in range(1, 7))
+MEAD_VALIDATION = "W021"  # the reference's held-out actor for the metric
 MANIFEST = "manifest.csv"
 
 SYNONYMS = {

@@ -34,11 +34,13 @@ def matched_frames(path: list[list[int]]) -> dict[int, int]:
     return {i: js[len(js) // 2] for i, js in by_i.items()}
 
 
-def pair_windows(pair: dict, pair_index: int, t: int, ok_a: np.ndarray, ok_b: np.ndarray) -> list[Window]:
-    """Non-overlapping windows of `t` consecutive neutral frames with a face in both takes."""
+def pair_windows(pair: dict, pair_index: int, t: int, ok_a: np.ndarray, ok_b: np.ndarray,
+                 stride: int = 0) -> list[Window]:
+    """Windows of `t` consecutive neutral frames with a face in both takes, starting every
+    `stride` frames (0: every `t`, so they do not overlap; 1: at every frame, as the reference)."""
     match = matched_frames(pair["path"])
     out = []
-    for start in range(0, max(match) + 2 - t if match else 0, t):
+    for start in range(0, max(match) + 2 - t if match else 0, stride or t):
         ia = tuple(range(start, start + t))
         if not all(i in match for i in ia):
             continue
@@ -48,10 +50,27 @@ def pair_windows(pair: dict, pair_index: int, t: int, ok_a: np.ndarray, ok_b: np
     return out
 
 
+def select_pairs(ds: PreparedDataset, emotions=(), levels=(), views=()) -> list[int]:
+    """Indices of `ds.pairs` whose other take has one of `emotions`, `levels` (its intensity:
+    MEAD's level_k) and `views`; an empty filter keeps everything."""
+    records = {r["id"]: r for r in ds.ok}
+    keep = []
+    for k, pair in enumerate(ds.pairs):
+        other = records.get(pair["other"], {})
+        if emotions and pair.get("emotion") not in emotions:
+            continue
+        if levels and other.get("intensity") not in levels:
+            continue
+        if views and other.get("view") not in views:
+            continue
+        keep.append(k)
+    return keep
+
+
 class PairWindows(torch.utils.data.Dataset):
     """Item k -> (a, b): (T,3,S,S) float32 RGB windows of the neutral and the other take."""
 
-    def __init__(self, root, pair_indices: list[int], window: int, size: int):
+    def __init__(self, root, pair_indices: list[int], window: int, size: int, stride: int = 0):
         self.ds = PreparedDataset(root)
         self.size = size
         self.windows: list[Window] = []
@@ -61,7 +80,8 @@ class PairWindows(torch.utils.data.Dataset):
             for cid in (pair["neutral"], pair["other"]):
                 if cid not in ok:
                     ok[cid] = (self.ds.clip(cid).track["flags"] & FACE_MISSING) == 0
-            self.windows += pair_windows(pair, k, window, ok[pair["neutral"]], ok[pair["other"]])
+            self.windows += pair_windows(pair, k, window, ok[pair["neutral"]], ok[pair["other"]], stride)
+        self.frame_pairs = sum(len(self.ds.pairs[k]["path"]) for k in pair_indices)  # aligned (DTW path)
 
     def __len__(self) -> int:
         return len(self.windows)

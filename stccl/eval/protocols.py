@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..data.layouts import MEAD_TEST, RAVDESS_TEST
 from ..errors import InputError
 
-MEAD_TEST = ("M003", "M009", "W029", "M012", "M030", "W015")
-RAVDESS_TEST = tuple(f"Actor_{i:02d}" for i in range(1, 7))
 MEAD_TARGETS = ("angry", "contempt", "disgusted", "fear", "happy", "sad", "surprised")
 RAVDESS_TARGETS = ("angry", "disgusted", "fear", "happy", "sad", "surprised")
 

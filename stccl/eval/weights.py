@@ -1,9 +1,7 @@
 """Loading user-given third-party weights into this package's model definitions.
 
-Files are read with safetensors (``.safetensors``) or ``torch.load(weights_only=True)`` (anything
-else); nothing is unpickled. A state dict may be wrapped (``{"state_dict": ...}``, ``{"model": ...}``,
-``{"net": ...}``) and its keys may carry a ``module.`` prefix (nn.DataParallel); both are undone.
-Keys must then match the model exactly, except BatchNorm ``num_batches_tracked`` counters, which
+Files are read by stccl.models.io.read_state_dict (safetensors, or ``torch.load(weights_only=True)``;
+nothing is unpickled; wrappers and a ``module.`` prefix are undone). Keys must then match the model exactly, except BatchNorm ``num_batches_tracked`` counters, which
 old checkpoints lack. A mismatch raises WeightsError naming the missing, unexpected and
 wrong-shaped keys.
 
@@ -20,34 +18,9 @@ import numpy as np
 import torch
 
 from ..errors import WeightsError
+from ..models.io import read_state_dict
 
 SKIPPED = "not given: skipped"
-_WRAPPERS = ("state_dict", "model", "net", "network")
-
-
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """The tensors of a checkpoint file, unwrapped and without a ``module.`` prefix."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"weights file not found: {path}")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path), device="cpu")
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch and safetensors raise many types for a foreign file
-        detail = " ".join(str(e).split())[:160]
-        raise WeightsError(f"{path}: cannot read weights ({type(e).__name__}: {detail})") from None
-    for key in _WRAPPERS:
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsError(f"{path}: not a state dict of tensors")
-    return {k.removeprefix("module."): v for k, v in state.items()}
-
-
 def key_report(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
     """What keeps `state` from loading into `model` strictly; empty when it fits."""
     own = model.state_dict()

@@ -14,18 +14,27 @@ from ..emotions import EMOTIONS
 
 @dataclass
 class MetricConfig:
-    """The coherent-correlation metric (stccl.models.correlation)."""
+    """The coherent-correlation metric (stccl.models.correlation). The defaults are those of
+    metric files written before the temporal transformer existed, so that they load as they
+    were trained; the `paper` preset sets the released STCCL's choices (docs/metric.md)."""
 
     depth: Literal[18, 34, 50] = 50  # IResNet depth of the backbone
     size: int = 224  # input crop side
     variant: Literal["vd", "cm"] = "vd"  # spatial correlation: vd = visual disparities, cm = correlation matrices
     tau: float = 0.07  # PatchNCE temperature
-    centers: list[int] = field(default_factory=lambda: [32, 16, 8, 4])  # sampled centres per stage
-    spatial_weight: float = 0.3  # weight of the spatial term
-    temporal_weight: float = 0.3  # weight of the temporal term
+    centers: list[int] = field(default_factory=lambda: [32, 16, 8, 4])  # sampled centres per stage (spatial)
+    spatial_weight: float = 0.3  # weight of the spatial term (the released STCCL: 1)
+    temporal_weight: float = 0.3  # weight of the temporal term (the released STCCL: 0.35)
     batch_negatives: bool = False  # also take negatives from the other images of the batch
-    adaptive: bool = True  # correlation-aware adaptive weights per region
-    adaptive_threshold: float = 0.8  # t = sigmoid(|d|) above which a region weighs more
+    adaptive: bool = True  # correlation-aware adaptive weights per region of the spatial term
+    adaptive_threshold: float = 0.8  # t = sigmoid(|d|) above which an element weighs 2t^2
+    adaptive_temporal: bool = False  # the adaptive weights on the temporal term too
+    temporal: Literal["adjacent", "all_pairs"] = "adjacent"  # frame differences: adjacent frames, or every pair i < j
+    temporal_positions: list[int] = field(default_factory=lambda: [256, 128, 64, 32])  # positions per stage (all_pairs)
+    temporal_transformer: bool = False  # encode each position's features along the window first
+    transformer_dim: int = 512  # width of the temporal transformer (model and feed-forward)
+    transformer_heads: int = 8  # its attention heads
+    transformer_layers: int = 4  # its encoder layers
 
 
 @dataclass

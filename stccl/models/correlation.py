@@ -5,9 +5,13 @@ F(p) - F(q) to the 8 neighbours q (no wrap-around: centres are interior), projec
 per-stage MLP and L2-normalised, are matched between the two streams with PatchNCE: the query
 is a disparity of `a`, its positive the same (p, q) disparity of `b`, the negatives the other
 disparities of `b` (optionally of the whole batch); keys are detached. Each region's NCE term
-is weighted by its correlation-aware weight (harder, larger disparities weigh more).
-Temporal: disparities F_i(x) - F_j(x) between frames of a window, same projection + PatchNCE
-with their own registered MLPs.
+is weighted by its correlation-aware weight (harder, larger disparities weigh more), computed
+on the query stream.
+Temporal (stccl.models.temporal): the features of sampled positions along the window,
+optionally encoded per position by a temporal transformer, differenced between frames
+(adjacent frames, or every pair i < j as the released code), projected by their own MLPs and
+matched with PatchNCE; with every pair, the negatives of a difference are the other positions
+of the same frame pair.
 CM variant: cosine (Gram) matrices of sampled local features within a frame and between
 adjacent frames, compared between the streams with L1.
 
@@ -23,6 +27,7 @@ import torch.nn.functional as F
 
 from .config import MetricConfig
 from .iresnet import CHANNELS, IResNet
+from .temporal import TemporalTransformer, frame_pairs, gather_positions, pair_differences, sample_positions
 
 NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))  # (dy, dx)
 
@@ -74,9 +79,11 @@ def patch_nce(q: torch.Tensor, k: torch.Tensor, tau: float = 0.07,
 
 
 def adaptive_weights(d: torch.Tensor, threshold: float = 0.8) -> torch.Tensor:
-    """(B,S,C) disparities -> (B,S) weights: t = mean sigmoid(|d|); 2 t^2 where t > threshold, else 1."""
-    t = torch.sigmoid(d.detach().abs()).mean(-1)
-    return torch.where(t > threshold, 2 * t.square(), torch.ones_like(t))
+    """(B,S,C) disparities -> (B,S) region weights, detached: per element t = sigmoid(|d|) and
+    f(t) = 2t^2 where t > threshold, else 1 (the reference's rule); each region's weight is the
+    channel mean of f, so it rises smoothly with the share and size of large disparities."""
+    t = torch.sigmoid(d.detach().abs())
+    return torch.where(t > threshold, 2 * t.square(), torch.ones_like(t)).mean(-1)
 
 
 def _projector(c: int) -> nn.Sequential:
@@ -92,6 +99,10 @@ class CorrelationMetric(nn.Module):
         self.backbone = IResNet(cfg.depth)
         self.spatial_proj = nn.ModuleList(_projector(c) for c in CHANNELS)
         self.temporal_proj = nn.ModuleList(_projector(c) for c in CHANNELS)
+        if cfg.temporal_transformer:
+            self.temporal_encoders = nn.ModuleList(
+                TemporalTransformer(c, cfg.transformer_dim, cfg.transformer_heads, cfg.transformer_layers)
+                for c in CHANNELS)
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         return self.backbone(x)
@@ -114,7 +125,7 @@ class CorrelationMetric(nn.Module):
             total = total + self.cfg.spatial_weight * term
             if window and t > 1:
                 va, vb = (x.reshape(bsz, t, *x.shape[1:]) for x in (xa, xb))
-                term = self._temporal(level, va, vb, centers)
+                term = self._temporal(level, va, vb, centers, generator)
                 out[f"temporal/{level + 1}"] = term
                 total = total + self.cfg.temporal_weight * term
         out["loss"] = total
@@ -126,17 +137,31 @@ class CorrelationMetric(nn.Module):
         da, db = neighbour_disparities(xa, centers), neighbour_disparities(xb, centers)
         return self._nce(self.spatial_proj[level], da, db)
 
-    def _temporal(self, level: int, va, vb, centers) -> torch.Tensor:
+    def _temporal(self, level: int, va, vb, centers, generator) -> torch.Tensor:
         if self.cfg.variant == "cm":
             return _temporal_cos_l1(va, vb, centers)
-        da, db = temporal_disparities(va, centers), temporal_disparities(vb, centers)
-        return self._nce(self.temporal_proj[level], da, db)
+        if self.cfg.temporal == "all_pairs":
+            centers = sample_positions(*va.shape[-2:], self.cfg.temporal_positions[level], generator, va.device)
+        fa, fb = gather_positions(va, centers), gather_positions(vb, centers)  # (B,T,N,C)
+        if self.cfg.temporal_transformer:
+            encoder = self.temporal_encoders[level]
+            fa = encoder(fa)
+            with torch.no_grad():
+                fb = encoder(fb)
+        if self.cfg.temporal == "all_pairs":
+            pairs = frame_pairs(fa.shape[1]).to(fa.device)
+            da, db = pair_differences(fa, pairs), pair_differences(fb, pairs)  # (B*R, N, C)
+        else:  # adjacent frames, the differences of a sample flattened together
+            da, db = ((f[:, :-1] - f[:, 1:]).flatten(1, 2) for f in (fa, fb))
+        return self._nce(self.temporal_proj[level], da, db, self.cfg.adaptive_temporal)
 
-    def _nce(self, proj: nn.Module, da, db) -> torch.Tensor:
+    def _nce(self, proj: nn.Module, da, db, adaptive: bool | None = None) -> torch.Tensor:
+        """PatchNCE of the projected query disparities `da` against the keys `db`, each
+        region's term weighted by the adaptive weight of its query disparity."""
         nce = patch_nce(proj(da), proj(db), self.cfg.tau, self.cfg.batch_negatives)
-        if not self.cfg.adaptive:
+        if not (self.cfg.adaptive if adaptive is None else adaptive):
             return nce.mean()
-        return (adaptive_weights(db, self.cfg.adaptive_threshold) * nce).mean()
+        return (adaptive_weights(da, self.cfg.adaptive_threshold) * nce).mean()
 
     @torch.no_grad()
     def pos_neg(self, a: torch.Tensor, b: torch.Tensor, generator: torch.Generator | None = None,

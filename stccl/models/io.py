@@ -33,6 +33,32 @@ def find_weights(name: str, explicit: str | Path | None = None) -> Path | None:
     return next((c for c in candidates if c.is_file()), None)
 
 
+_WRAPPERS = ("state_dict", "model", "net", "network")
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint file, unwrapped and without a ``module.`` prefix."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path), device="cpu")
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch and safetensors raise many types for a foreign file
+        detail = " ".join(str(e).split())[:160]
+        raise WeightsError(f"{path}: cannot read weights ({type(e).__name__}: {detail})") from None
+    for key in _WRAPPERS:
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(f"{path}: not a state dict of tensors")
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
 def save_model(model: torch.nn.Module, cfg: Any, path: str | Path, *, kind: str,
                extra: dict | None = None) -> None:
     """Write `model`'s weights and `cfg` to a safetensors file, atomically."""

@@ -8,11 +8,16 @@ Stage outputs are at 1/2, 1/4, 1/8, 1/16 of the input, with 64/128/256/512 chann
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn as nn
 
+from ..errors import WeightsError
+
 LAYERS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 14, 3)}
 CHANNELS = (64, 128, 256, 512)
+ARCFACE_HEAD = ("bn2.", "dropout", "fc.", "features.")  # in ArcFace checkpoints, not in the backbone
 
 
 class IBasicBlock(nn.Module):
@@ -68,3 +73,33 @@ def load_backbone_state(model: IResNet, state: dict[str, torch.Tensor]) -> tuple
     result = model.load_state_dict(fitting, strict=False)
     unexpected = sorted(set(state) - set(fitting))
     return sorted(result.missing_keys), unexpected
+
+
+def init_backbone(model: IResNet, path: str | Path) -> str:
+    """Start `model` from the IResNet weights in `path` (an ArcFace state dict read with
+    `weights_only=True`, or safetensors); returns a one-line report of what was loaded.
+
+    Every backbone tensor must be in the file with its shape (BatchNorm counters aside);
+    otherwise WeightsError names what is missing. Extra tensors (ArcFace's recognition head:
+    bn2, fc, features) are skipped and counted.
+    """
+    from .io import read_state_dict
+
+    state = read_state_dict(path)
+    missing, unexpected = load_backbone_state(model, state)
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing:
+        wrong = [k for k in unexpected if k in model.state_dict()]
+        detail = f"; {len(wrong)} of another shape" if wrong else ""
+        raise WeightsError(f"{path} does not fit IResNet-{model.depth}: {len(missing)} of its "
+                           f"{len(model.state_dict())} tensors missing ({', '.join(missing[:3])}"
+                           f"{', ...' if len(missing) > 3 else ''}){detail}")
+    foreign = [k for k in unexpected if not k.startswith(ARCFACE_HEAD)]
+    if foreign:
+        raise WeightsError(f"{path} does not fit IResNet-{model.depth}: it holds {len(foreign)} other "
+                           f"backbone tensors ({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}); "
+                           "another depth?")
+    loaded = len(state) - len(unexpected)
+    skipped = f"; skipped {len(unexpected)} not in the backbone ({', '.join(unexpected[:3])}" \
+              f"{', ...' if len(unexpected) > 3 else ''})" if unexpected else ""
+    return f"backbone initialised from {path}: {loaded} tensors loaded{skipped}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-from ..config import Device
+from ..config import Device, Emotion
 from ..models.config import ClassifierConfig, DiscriminatorConfig, GeneratorConfig, MetricConfig
 from ..typed import at_least
 
@@ -22,7 +22,7 @@ class TrainConfig:
     """Optimisation, shared by every stage."""
 
     steps: Count = 2000  # train to this step (a larger value continues a run)
-    epochs: Annotated[int, at_least(0)] = 0  # > 0: train this many passes over the training windows instead of `steps`
+    epochs: Annotated[int, at_least(0)] = 0  # > 0: train this many epochs instead of `steps` (the metric counts windows, or frame pairs with data.epoch)
     batch: Count = 8  # batch size per process
     lr: Annotated[float, at_least(0)] = 1e-3  # learning rate
     weight_decay: Weight = 0.0  # Adam weight decay
@@ -37,6 +37,7 @@ class TrainConfig:
     val_batches: Count = 4  # batches per validation
     seed: int = 0  # random seed
     workers: Annotated[int, at_least(0)] = 2  # data loader processes
+    micro_batch: Annotated[int, at_least(0)] = 0  # metric: samples per forward/backward (gradients accumulate); 0 = as many as fit in memory
     device: Device = "auto"  # device to train on
 
 
@@ -45,7 +46,14 @@ class PairDataConfig:
     """Windows of paired frames along the DTW paths of a prepared dataset."""
 
     window: Count = 5  # T frames per window (1 = single images, no temporal term)
-    val_actors: list[str] = field(default_factory=list)  # held-out actors; empty: the last actor when there are >= 2
+    stride: Annotated[int, at_least(0)] = 0  # frames between window starts; 0 = the window length (no overlap), 1 = every frame
+    val_actors: list[str] = field(default_factory=list)  # held-out actors; empty: val_prefer, else the last actor with pairs
+    val_prefer: list[str] = field(default_factory=list)  # held out by default when present (the reference: W021)
+    exclude_actors: list[str] = field(default_factory=list)  # never trained on (they may still be val_actors)
+    emotions: list[Emotion] = field(default_factory=list)  # emotions of the other take; empty = all
+    levels: list[int] = field(default_factory=list)  # intensity levels of the other take (MEAD level_k); empty = all
+    views: list[str] = field(default_factory=list)  # MEAD views; empty = all
+    epoch: Literal["windows", "frame_pairs"] = "windows"  # what --epochs counts: windows, or aligned frame pairs (the reference)
     augment: bool = True  # the same kornia augmentation on both streams and all frames of a window
     swap: bool = True  # randomly swap which take is the query stream
 
@@ -55,8 +63,9 @@ class MetricRunConfig:
     """`stccl train --stage metric`."""
 
     model: MetricConfig = field(default_factory=MetricConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(amp="off"))  # fp32: bf16 blurs the logits at tau 0.07
     data: PairDataConfig = field(default_factory=PairDataConfig)
+    backbone_init: str | None = None  # start the backbone from this IResNet state dict (ArcFace .pth/.pt or .safetensors)
 
 
 @dataclass

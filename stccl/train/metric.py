@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -10,10 +11,11 @@ import torch
 
 from ..data.store import require_pairs
 from ..data.split import split_actors
-from ..data.windows import PairWindows, StepBatches
+from ..data.windows import PairWindows, StepBatches, select_pairs
 from ..errors import DataError
 from ..models.correlation import CorrelationMetric
 from ..models.io import save_model
+from ..models.iresnet import init_backbone
 from ..typed import to_dict
 from .config import MetricRunConfig
 from .trainer import FitResult, Runtime, SingleModelTask, Trainer, fit_stage
@@ -37,24 +39,48 @@ class MetricTask(SingleModelTask):
     def __init__(self, root: Path, cfg: MetricRunConfig, rt: Runtime):
         ds = require_pairs(root)
         self.cfg, self.rt, self.root = cfg, rt, Path(root)
-        train_idx, val_idx, self.held_out = split_actors(ds.pairs, cfg.data.val_actors)
-        t, size = cfg.data.window, cfg.model.size
-        if t < 1:
-            raise DataError(f"window must be at least 1 frame, got {t}")
-        self.train_set = PairWindows(root, train_idx, t, size)
-        self.val_set = PairWindows(root, val_idx, t, size) if val_idx else None
+        data = cfg.data
+        keep = select_pairs(ds, data.emotions, data.levels, data.views)
+        if not keep:
+            raise DataError(f"{root}: no pair is left after the data selection (emotions {data.emotions or 'all'}, "
+                            f"levels {data.levels or 'all'}, views {data.views or 'all'})")
+        pairs = [ds.pairs[k] for k in keep]
+        train, val, self.held_out = split_actors(pairs, data.val_actors, prefer=data.val_prefer,
+                                                 exclude=data.exclude_actors)
+        if data.val_prefer and not data.val_actors and not set(data.val_prefer) & set(self.held_out):
+            log.info("validation actor %s is not in the data: validating on %s (choose with --val-actors)",
+                     " ".join(data.val_prefer), ", ".join(self.held_out) or "the training windows")
+        train_idx, val_idx = [keep[k] for k in train], [keep[k] for k in val]
+        t, size = data.window, cfg.model.size
+        self.train_set = PairWindows(root, train_idx, t, size, data.stride)
+        self.val_set = PairWindows(root, val_idx, t, size, data.stride) if val_idx else None
         if self.val_set is None or len(self.val_set) == 0:
             log.warning("no held-out actor with pairs: validation uses training windows")
             self.val_set = self.train_set
         self.sampler = StepBatches(len(self.train_set), cfg.train.batch, cfg.train.seed,
                                    rank=rt.dist.rank, world=rt.dist.world)
-        self.model = CorrelationMetric(cfg.model).to(rt.device)
+        self.model = CorrelationMetric(cfg.model)
+        if cfg.backbone_init:
+            log.info("%s", init_backbone(self.model.backbone, cfg.backbone_init))
+        self.model = self.model.to(rt.device)
         if rt.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr,
                                     weight_decay=cfg.train.weight_decay)
         self.aug = augmenter().to(rt.device) if cfg.data.augment else None
         self.items_per_step = 2 * cfg.train.batch * t  # both streams go through the backbone
+        self.micro_batch = cfg.train.micro_batch or fitting_micro_batch(cfg, rt.device)
+        if self.micro_batch < cfg.train.batch:
+            log.info("metric: %d sample(s) per forward pass, %d passes per step, to fit in memory "
+                     "(gradients accumulate; BatchNorm sees one pass at a time)", self.micro_batch,
+                     -(-cfg.train.batch // self.micro_batch))
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Windows per epoch, or aligned frame pairs as the reference counts an epoch."""
+        if self.cfg.data.epoch == "frame_pairs":
+            return max(1, self.train_set.frame_pairs // (self.cfg.train.batch * self.rt.dist.world))
+        return self.sampler.steps_per_epoch
 
     def step(self, batch, trainer: Trainer) -> dict[str, float]:
         a, b = (self.rt.to_device(x) for x in batch)  # (B,T,3,S,S)
@@ -68,9 +94,15 @@ class MetricTask(SingleModelTask):
             a, b = torch.where(flip, b, a), torch.where(flip, a, b)
         if t == 1:
             a, b = a[:, 0], b[:, 0]
-        out = self.model(a, b)
-        logs = {k: float(v.detach()) for k, v in out.items()}
-        trainer.backward(out["loss"], "metric", logs)
+        n = len(a)
+        starts = range(0, n, self.micro_batch)
+        logs: dict[str, float] = {}
+        for part, k in enumerate(starts):  # micro-batches: the loss is a mean over samples
+            out = self.model(a[k:k + self.micro_batch], b[k:k + self.micro_batch])
+            share = len(a[k:k + self.micro_batch]) / n
+            for key, v in out.items():
+                logs[key] = logs.get(key, 0.0) + share * float(v.detach())
+            trainer.backward(out["loss"] * share, "metric", logs, part=part, parts=len(starts))
         return logs
 
     def validation_batches(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -101,7 +133,23 @@ class MetricTask(SingleModelTask):
     def export(self, path: Path, step: int) -> None:
         save_model(self.model, self.cfg.model, path, kind="metric",
                    extra={"steps": step, "train": to_dict(self.cfg.train), "data": to_dict(self.cfg.data),
-                          "held_out": self.held_out})
+                          "held_out": self.held_out, "backbone_init": self.cfg.backbone_init})
+
+
+ACTIVATION_BYTES = {18: 6e3, 34: 7e3, 50: 8e3}  # fp32 backbone activations with gradients, per pixel
+
+
+def fitting_micro_batch(cfg: MetricRunConfig, device: torch.device) -> int:
+    """The most samples per forward/backward whose activations fit in a share of the memory
+    (of the GPU's free memory, else of the machine's RAM); the whole batch when it fits."""
+    if device.type == "cuda":
+        budget = 0.6 * torch.cuda.mem_get_info(device)[0]
+    else:
+        budget = 0.4 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    per_sample = 1.3 * ACTIVATION_BYTES[cfg.model.depth] * cfg.data.window * cfg.model.size ** 2
+    most = max(1, min(cfg.train.batch, int(budget // per_sample)))
+    passes = -(-cfg.train.batch // most)
+    return -(-cfg.train.batch // passes)  # passes of equal size
 
 
 def train_metric(root: Path, run_dir: Path, cfg: MetricRunConfig,
@@ -109,7 +157,8 @@ def train_metric(root: Path, run_dir: Path, cfg: MetricRunConfig,
     """Train (or resume, or skip when done) the metric stage; export RUN/metric.safetensors."""
     rt = Runtime.create(cfg.train)
     task = MetricTask(root, cfg, rt)
-    log.info("metric: %d training windows (%d per epoch of steps), %d validation windows, held-out actors: %s, %s",
-             len(task.train_set), task.steps_per_epoch, len(task.val_set),
+    log.info("metric: %d training windows of %d pairs (%d steps per epoch of %s), %d validation windows, "
+             "held-out actors: %s, %s", len(task.train_set), len({w.pair for w in task.train_set.windows}),
+             task.steps_per_epoch, cfg.data.epoch.replace("_", " "), len(task.val_set),
              ", ".join(task.held_out) or "none", rt.device)
     return fit_stage(task, cfg.train, rt, run_dir, cfg, on_step)

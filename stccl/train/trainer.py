@@ -140,8 +140,11 @@ class Trainer:
         self._tb = None
 
     # -- what a task's step calls ---------------------------------------------------------------
-    def backward(self, loss: torch.Tensor, optimizer: str, terms: dict[str, float] | None = None) -> None:
-        """NaN guard, backward, gradient averaging (DDP), clipping, optimizer step."""
+    def backward(self, loss: torch.Tensor, optimizer: str, terms: dict[str, float] | None = None, *,
+                 part: int = 0, parts: int = 1) -> None:
+        """NaN guard, backward, gradient averaging (DDP), clipping, optimizer step. A batch
+        whose loss comes in `parts` pieces (micro-batches, each already weighted by its share)
+        accumulates their gradients; the step follows the last piece."""
         value = float(loss.detach())
         if dist.any_true(not math.isfinite(value), self.rt.device, self.rt.dist):
             shown = ", ".join(f"{k}={v:.4g}" for k, v in (terms or {}).items())
@@ -149,8 +152,11 @@ class Trainer:
                 f"step {self.step + 1}: the {optimizer} loss is not finite ({value}{'; ' + shown if shown else ''}); "
                 f"stopped, the last good checkpoint is kept in {self.dir}; lower --lr or check the data")
         opt = self.task.optimizers()[optimizer]
-        opt.zero_grad(set_to_none=True)
+        if part == 0:
+            opt.zero_grad(set_to_none=True)
         loss.backward()
+        if part < parts - 1:
+            return
         params = [p for g in opt.param_groups for p in g["params"]]
         dist.average_gradients(params, self.rt.dist)
         if self.cfg.grad_clip > 0:
