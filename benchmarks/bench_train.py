@@ -2,7 +2,9 @@
 network on the same images, measured in the same run.
 
 Metric: an image is one frame of one stream: a step of batch B with T-frame windows puts
-2*B*T images through the backbone (the key stream without gradients).
+2*B*T images through the backbone (both streams counted; the key stream runs without
+gradients). The precision is the preset's (fp32 for every metric preset) unless --amp says
+otherwise, and the row's name says which.
 Generator: an image is one input frame (B*T per step); a step is one D update and one G update
 (G runs 4 times: fake for D, fake, cycle, identity; the frozen metric of the same preset scores
 output against input). The baseline is one forward pass of G.
@@ -25,9 +27,11 @@ from stccl.train.trainer import Runtime
 from .common import Timer, print_rows, row
 
 
-def measure(preset: str, steps: int, device: str) -> list[dict]:
+def measure(preset: str, steps: int, device: str, amp: str | None = None) -> list[dict]:
     cfg = metric_preset(preset)
     cfg.train.device = device
+    if amp is not None:  # the metric presets train in fp32 (amp "off"); "bf16" measures autocast
+        cfg.train.amp = amp
     rt = Runtime.create(cfg.train)
     from stccl.models.correlation import CorrelationMetric
 
@@ -155,6 +159,8 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--stages", default="metric,generator")
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--amp", choices=("auto", "bf16", "off"), default=None,
+                    help="the metric's precision (default: the preset's, fp32 for every metric preset)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     presets = ["tiny"] if args.quick else args.presets.split(",")
@@ -164,7 +170,7 @@ def main(argv=None) -> list[dict]:
     rows = []
     for p in presets:
         if "metric" in stages:
-            rows += measure(p, steps, args.device)
+            rows += measure(p, steps, args.device, args.amp)
         if "generator" in stages:
             rows += measure_generator(p, steps, args.device)
     if args.json:

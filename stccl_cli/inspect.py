@@ -25,6 +25,9 @@ def inspect(
     frame: Optional[int] = typer.Option(
         None, "--frame", help="Frame of INPUT to draw, from 0; by default the middle frame."),
     stage: int = typer.Option(2, "--stage", help="Backbone stage 1..4 (maps of 1/2 .. 1/16 of the crop)."),
+    retrieval: bool = typer.Option(
+        False, "--retrieval",
+        help="With two prepared clips that are a pair: their similarity matrix, the DTW path on it."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
     tracker: str = typer.Option("auto", "--tracker", help="auto | dlib | fan"),
     verbose: bool = VERBOSE_OPTION,
@@ -39,7 +42,10 @@ def inspect(
 
     SECOND's frame is the one at the same relative time:
     round(N * frames(SECOND) / frames(INPUT)). With -o x.mp4 every frame of
-    the video is drawn (crop | spatial | temporal). Without --metric the
+    the video is drawn (crop | spatial | temporal). With --retrieval, INPUT
+    and SECOND are two prepared clips of one pair, and the picture is the
+    metric's frame-by-frame similarity matrix with the DTW path and each
+    neutral frame's best match (the val/retrieval@1 diagnostic). Without --metric the
     picture says UNTRAINED. The output is replaced if it exists; inputs are
     never modified. See docs/inspect.md.
 
@@ -54,6 +60,8 @@ def inspect(
       stccl inspect prepared/clips/W015_level_1_neutral_030 --frame 40 -o clip.png
 
       stccl inspect talk.mp4 --metric run/metric.safetensors -o corr.mp4
+
+      stccl inspect prep/clips/W009_front_neutral_1_001 prep/clips/W009_front_happy_3_001 --retrieval --metric run/metric.safetensors -o sim.png
     """
     progress = make_progress(transient=True)
     task = progress.add_task("inspect", total=None)
@@ -66,7 +74,7 @@ def inspect(
     try:
         summary = inspect_correlations(input, second, metric_path=metric, out=out, frame=frame,
                                        stage=stage, device=device, tracker=tracker,
-                                       progress=on_progress)
+                                       progress=on_progress, retrieval=retrieval)
     finally:
         if progress.live.is_started:
             progress.stop()

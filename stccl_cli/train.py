@@ -18,7 +18,8 @@ from .common import CONFIG_OPTION, VERBOSE_OPTION, ConfigOptions, cli_errors, co
 
 opt = ConfigOptions(MetricRunConfig, ChainConfig, show_defaults=False)  # defaults: the preset's
 SHOWN = {
-    "metric": ("loss", "val/loss", "val/pos", "val/neg", "val/pos_shuffled", "val/gap"),
+    "metric": ("loss", "val/loss", "val/pos", "val/neg", "val/retrieval@1", "val/retrieval@1_centred",
+               "val/retrieval_chance"),
     "generator": ("loss", "g/adv", "g/cls", "g/cycle", "g/identity", "g/stccl", "val/identity", "val/change",
                   "val/mask", "val/stccl"),
     "classifier": ("loss", "acc", "val/loss", "val/acc"),

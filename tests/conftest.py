@@ -44,3 +44,38 @@ def paired_prep(shared_data, tmp_path_factory) -> Path:
     r = CliRunner().invoke(app, ["prep", str(tree), "-o", str(out), "--tracker", "dlib", "--size", "128"])
     assert r.exit_code == 0, r.output
     return out
+
+
+@pytest.fixture(scope="session")
+def mead_pairs_prep(shared_data, tmp_path_factory) -> Path:
+    """The real cross-emotion pairs of ../shared/data/mead-pairs (W009 and M030, sentence 001 in
+    all 8 emotions) prepared as MEAD: 14 pairs, 128 px crops, dlib tracker."""
+    from typer.testing import CliRunner
+
+    from stccl_cli.main import app
+
+    from pairdata import build_mead_pairs_tree
+
+    tmp = tmp_path_factory.mktemp("mead_pairs")
+    tree = build_mead_pairs_tree(shared_data, tmp / "MEAD")
+    out = tmp / "prep"
+    r = CliRunner().invoke(app, ["prep", str(tree), "-o", str(out), "--tracker", "dlib", "--size", "128"])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+RETRIEVAL_STEPS = 40
+
+
+@pytest.fixture(scope="session")
+def w009_metric(mead_pairs_prep, tmp_path_factory) -> Path:
+    """The tiny metric trained for RETRIEVAL_STEPS steps on W009's real pairs alone, validated
+    on M030's (4 of its 7 pairs, evenly spread) at step 0 and at the end: the run folder."""
+    from stccl.train import run
+
+    out = tmp_path_factory.mktemp("w009") / "run"
+    run(mead_pairs_prep, out, stage="metric", preset="tiny",
+        overrides={"train.steps": RETRIEVAL_STEPS, "train.val_every": RETRIEVAL_STEPS,
+                   "train.checkpoint_every": RETRIEVAL_STEPS, "data.val_actors": ["M030"],
+                   "data.val_pairs": 4})
+    return out

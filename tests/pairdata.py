@@ -37,3 +37,12 @@ def build_pair_tree(shared: Path, root: Path, actors=tuple(CLIPS)) -> Path:
              "-map", "[v]", "-map", "[a]", "-r", "25", "-c:v", "libx264", "-preset", "ultrafast",
              "-c:a", "aac", str(mead_path(root, actor, emotion, 3, sentence))], check=True)
     return root
+
+
+def build_mead_pairs_tree(shared: Path, root: Path) -> Path:
+    """The shared real cross-emotion pairs (mead-pairs/<actor>_level_<k>_<emotion>_<NNN>.mp4)
+    as symlinks in MEAD's layout, so that `stccl prep` pairs them as it would pair MEAD."""
+    for src in sorted((shared / "mead-pairs").glob("*_level_*_*_*.mp4")):
+        actor, _, level, emotion, sentence = src.stem.split("_")
+        mead_path(root, actor, emotion, int(level), sentence).symlink_to(src)
+    return root

@@ -26,7 +26,7 @@ ALLOWED = {
     "models": WORDS,
     "data": WORDS | {"config", "video", "face"},
     "edit": WORDS | {"config", "video", "face", "models"},
-    "train": WORDS | {"config", "video", "face", "data", "models", "edit"},
+    "train": WORDS | {"config", "video", "face", "data", "models", "edit", "loss"},
     "eval": WORDS | {"config", "video", "face", "data", "models", "edit", "draw"},
     "inspect": WORDS | {"config", "video", "face", "data", "models", "draw"},
     "loss": WORDS | {"models"},

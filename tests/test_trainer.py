@@ -71,6 +71,31 @@ def test_trains_logs_and_exports(tmp_path):
     assert task.exported == 30 and result.step == 30 and not result.skipped
 
 
+class NoisyToy(Toy):
+    """Toy whose steps use the global RNG (as augmentation does) and whose validation does too."""
+
+    def step(self, batch, trainer):
+        x, y = batch
+        x = x + 0.1 * torch.randn_like(x) + float(np.random.rand()) * 0.01
+        loss = (self.model(x) - y).pow(2).mean()
+        trainer.backward(loss, "toy", {"mse": loss.item()})
+        return {"loss": loss.item()}
+
+    def validate(self, trainer):
+        torch.rand(100), np.random.rand(100)
+        return super().validate(trainer)
+
+
+def test_how_often_it_validates_does_not_change_training(tmp_path):
+    weights = []
+    for k, every in enumerate((1, 7, 0)):
+        torch.manual_seed(0)
+        np.random.seed(0)
+        _, task = _fit(tmp_path / str(k), 20, NoisyToy(), val_every=every)
+        weights.append(task.model.weight.detach().clone())
+    assert torch.equal(weights[0], weights[1]) and torch.equal(weights[0], weights[2])
+
+
 def test_nan_guard_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path):
     with pytest.raises(TrainingError, match=r"step 8: the toy loss is not finite \(nan; mse=nan\)"):
         _fit(tmp_path, 20, Toy(nan_at=8))

@@ -67,12 +67,22 @@ def select_pairs(ds: PreparedDataset, emotions=(), levels=(), views=()) -> list[
     return keep
 
 
-class PairWindows(torch.utils.data.Dataset):
-    """Item k -> (a, b): (T,3,S,S) float32 RGB windows of the neutral and the other take."""
+def far_frames(ok: np.ndarray, frames: tuple[int, ...], far: int) -> np.ndarray:
+    """Frames with a face at least `far` frames from every frame of `frames`."""
+    idx = np.flatnonzero(ok)
+    lo, hi = min(frames), max(frames)
+    return idx[(idx <= lo - far) | (idx >= hi + far)]
 
-    def __init__(self, root, pair_indices: list[int], window: int, size: int, stride: int = 0):
+
+class PairWindows(torch.utils.data.Dataset):
+    """Item k -> (a, b): (T,3,S,S) float32 RGB windows of the neutral and the other take; with
+    `negatives` K > 0, also (na, nb): K frames of each take at least T frames from the window
+    (hard negatives in time), drawn by a generator seeded with (seed, k)."""
+
+    def __init__(self, root, pair_indices: list[int], window: int, size: int, stride: int = 0,
+                 negatives: int = 0, seed: int = 0):
         self.ds = PreparedDataset(root)
-        self.size = size
+        self.size, self.negatives, self.seed, self.t = size, negatives, seed, window
         self.windows: list[Window] = []
         ok = {}
         for k in pair_indices:
@@ -81,6 +91,7 @@ class PairWindows(torch.utils.data.Dataset):
                 if cid not in ok:
                     ok[cid] = (self.ds.clip(cid).track["flags"] & FACE_MISSING) == 0
             self.windows += pair_windows(pair, k, window, ok[pair["neutral"]], ok[pair["other"]], stride)
+        self.ok = ok
         self.frame_pairs = sum(len(self.ds.pairs[k]["path"]) for k in pair_indices)  # aligned (DTW path)
 
     def __len__(self) -> int:
@@ -92,10 +103,20 @@ class PairWindows(torch.utils.data.Dataset):
             crops = np.stack([cv2.resize(c, (self.size, self.size), interpolation=cv2.INTER_AREA) for c in crops])
         return torch.from_numpy(crops).permute(0, 3, 1, 2).float().div_(255)
 
-    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, ...]:
         w = self.windows[k]
         pair = self.ds.pairs[w.pair]
-        return self._frames(pair["neutral"], w.neutral), self._frames(pair["other"], w.other)
+        a, b = self._frames(pair["neutral"], w.neutral), self._frames(pair["other"], w.other)
+        if not self.negatives:
+            return a, b
+        rng = np.random.default_rng((self.seed, k))
+        far = [far_frames(self.ok[cid], frames, self.t)
+               for cid, frames in ((pair["neutral"], w.neutral), (pair["other"], w.other))]
+        if not all(len(f) for f in far):  # a take too short for frames that far: the window's own
+            far = [np.asarray(w.neutral), np.asarray(w.other)]
+        picks = [tuple(int(i) for i in rng.choice(f, self.negatives, replace=len(f) < self.negatives))
+                 for f in far]
+        return a, b, self._frames(pair["neutral"], picks[0]), self._frames(pair["other"], picks[1])
 
 
 class StepBatches(torch.utils.data.Sampler):

@@ -20,7 +20,7 @@ class InspectSummary:
     """What `inspect_correlations` drew and where."""
 
     out: Path
-    kind: str  # "png" | "mp4"
+    kind: str  # "png" | "mp4" | "retrieval" (a .png)
     panels: list[str]  # input, disparity, weights | weights-off, match, second, temporal
     untrained: bool
     metric: str  # the metric line shown on the picture
@@ -33,10 +33,18 @@ class InspectSummary:
     frames_written: int = 0  # mp4
     size: tuple[int, int] = (0, 0)  # (width, height) of the picture / video
     stats: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # (min, mean, max)
+    retrieval: dict[str, float] = field(default_factory=dict)  # --retrieval: retrieval@1, chance, pos, neg
 
     def describe(self) -> str:
         """One line for people: where it went and what it shows."""
         status = "UNTRAINED metric" if self.untrained else "trained metric"
+        if self.kind == "retrieval":
+            r = self.retrieval
+            scores = (f"retrieval@1 {r['retrieval@1']:.3f}, centred {r['retrieval@1_centred']:.3f} "
+                      f"(chance {r['retrieval_chance']:.3f}), "
+                      f"pos {r['pos']:.3f}, neg {r['neg']:.3f}" if r else "no frame to score")
+            return (f"wrote {self.out} ({self.size[0]}x{self.size[1]}): similarity matrix of "
+                    f"{self.map_size[0]}x{self.map_size[1]} frames; {scores}; {status}")
         if self.kind == "mp4":
             what = f"{self.frames_written} frames of crop | spatial | temporal disparity"
         else:
@@ -60,6 +68,7 @@ class Context:
     progress: Progress | None
     done: int = 0
     total: int = 1
+    window: int | None = None  # the window the metric was trained on, when its file says
 
     def tick(self, n: int = 1) -> None:
         self.done += n

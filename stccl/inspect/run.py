@@ -4,6 +4,7 @@ stccl.errors classes."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..config import TrackConfig
@@ -12,6 +13,7 @@ from ..fs import VIDEO_EXTENSIONS, ensure_writable_dir
 from .context import Context, InspectSummary, Progress
 from .metric import load_inspect_metric, map_size
 from .picture import inspect_picture
+from .retrieval import find_pair, inspect_retrieval
 from .sources import Source
 from .video import inspect_video
 
@@ -21,8 +23,10 @@ PICTURE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 def inspect_correlations(input: str | Path, second: str | Path | None = None,
                          metric_path: str | Path | None = None, out: str | Path = "inspect.png",
                          frame: int | None = None, stage: int = 2, device: str = "auto",
-                         tracker: str = "auto", progress: Progress | None = None) -> InspectSummary:
-    """Draw the metric's patch correlations of INPUT (and SECOND) to `out` (.png or .mp4)."""
+                         tracker: str = "auto", progress: Progress | None = None,
+                         retrieval: bool = False) -> InspectSummary:
+    """Draw the metric's patch correlations of INPUT (and SECOND) to `out` (.png or .mp4); with
+    `retrieval`, the similarity matrix of a prepared pair (stccl.inspect.retrieval) instead."""
     out = Path(out)
     if not isinstance(stage, int) or not 1 <= stage <= 4:
         raise InputError(f"--stage must be 1, 2, 3 or 4 (the backbone's stages), got {stage}")
@@ -37,7 +41,13 @@ def inspect_correlations(input: str | Path, second: str | Path | None = None,
     for s in (src, snd):
         if s is not None and _same_file(out, s.path):
             raise InputError(f"output would overwrite the input {s.name}")
-    if video_out:
+    if retrieval:
+        if video_out:
+            raise InputError("--retrieval draws a picture; write a .png")
+        if frame is not None:
+            raise InputError("--retrieval draws every frame of the pair; drop --frame")
+        find_pair(src, snd)
+    elif video_out:
         if not src.is_sequence:
             raise InputError(f"{out.name}: a video output needs a video or a prepared clip as INPUT")
         if snd is not None:
@@ -61,10 +71,25 @@ def inspect_correlations(input: str | Path, second: str | Path | None = None,
     backend = None if src.kind == "clip" and (snd is None or snd.kind == "clip") else \
         make_backend(tracker, device)
     track = TrackConfig(tracker=tracker, device=device)
-    ctx = Context(metric, cfg, label, untrained, stage, dev, backend, track, progress)
+    ctx = Context(metric, cfg, label, untrained, stage, dev, backend, track, progress,
+                  window=_trained_window(metric_path))
+    if retrieval:
+        return inspect_retrieval(ctx, src, snd, out)
     if video_out:
         return inspect_video(ctx, src, out)
     return inspect_picture(ctx, src, snd, frame, out)
+
+
+def _trained_window(metric_path) -> int | None:
+    if metric_path is None:
+        return None
+    from ..models.io import read_metadata
+
+    data = read_metadata(metric_path).get("data")
+    try:
+        return int(json.loads(data)["window"]) if isinstance(data, str) else None
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _same_file(a: Path, b: Path) -> bool:

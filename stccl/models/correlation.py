@@ -12,14 +12,18 @@ optionally encoded per position by a temporal transformer, differenced between f
 (adjacent frames, or every pair i < j as the released code), projected by their own MLPs and
 matched with PatchNCE; with every pair, the negatives of a difference are the other positions
 of the same frame pair.
-CM variant: cosine (Gram) matrices of sampled local features within a frame and between
-adjacent frames, compared between the streams with L1.
+CM variant: correlation (cosine Gram) matrices of the sampled local features within a frame,
+and of the temporal differences, contrasted row by row between the streams with PatchNCE (a
+position's row is its correlation profile; the other rows are the negatives), so that neither
+parallel nor orthogonal features can bring the loss to zero.
 
 Shapes: a, b are (B,3,H,W) images or (B,T,3,H,W) windows, RGB in [0,1]. Gradients flow
 through `a` only.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn as nn
@@ -29,6 +33,7 @@ from .config import MetricConfig
 from .iresnet import CHANNELS, IResNet
 from .temporal import TemporalTransformer, frame_pairs, gather_positions, pair_differences, sample_positions
 
+ROW_EPS = 0.05  # the shortest correlation row (or temporal difference) scaled to unit length
 NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))  # (dy, dx)
 
 
@@ -64,16 +69,23 @@ def temporal_disparities(feat: torch.Tensor, centers: torch.Tensor) -> torch.Ten
 
 
 def patch_nce(q: torch.Tensor, k: torch.Tensor, tau: float = 0.07,
-              batch_negatives: bool = False) -> torch.Tensor:
-    """Per-region InfoNCE (B,S): q (B,S,D) queries, k (B,S,D) keys (detached here)."""
-    q = F.normalize(q, dim=-1)
-    k = F.normalize(k.detach(), dim=-1)
+              batch_negatives: bool = False, extra: torch.Tensor | None = None,
+              normalize: bool = True) -> torch.Tensor:
+    """Per-region InfoNCE (B,S): q (B,S,D) queries, k (B,S,D) keys (detached here); the
+    positive of query s is key s, the negatives the other keys (of the whole batch with
+    `batch_negatives`) and, when given, `extra` (B,E,D) more negatives per group. With
+    `normalize=False` the vectors are used as given (CM's rows, at most unit length)."""
+    unit = (lambda v: F.normalize(v, dim=-1)) if normalize else (lambda v: v)  # noqa: E731
+    q = unit(q)
+    k = unit(k.detach())
     b, s, _ = q.shape
+    keys = k if extra is None else torch.cat([k, unit(extra.detach())], 1)
+    n = keys.shape[1]
     if batch_negatives:
-        logits = q @ k.reshape(b * s, -1).T / tau  # (B, S, B*S)
-        target = torch.arange(b * s, device=q.device).view(b, s)
+        logits = q @ keys.reshape(b * n, -1).T / tau  # (B, S, B*n)
+        target = (torch.arange(b, device=q.device)[:, None] * n + torch.arange(s, device=q.device)).view(b, s)
     else:
-        logits = q @ k.transpose(1, 2) / tau  # (B, S, S)
+        logits = q @ keys.transpose(1, 2) / tau  # (B, S, n)
         target = torch.arange(s, device=q.device).expand(b, s)
     return F.cross_entropy(logits.reshape(b * s, -1), target.reshape(-1), reduction="none").view(b, s)
 
@@ -107,8 +119,10 @@ class CorrelationMetric(nn.Module):
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         return self.backbone(x)
 
-    def forward(self, a: torch.Tensor, b: torch.Tensor,
-                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, a: torch.Tensor, b: torch.Tensor, generator: torch.Generator | None = None,
+                negatives: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """`negatives` (B,K,3,H,W): frames of b's take at other moments (hard negatives in time)
+        whose disparities join the spatial term's negatives of every frame of the sample."""
         if a.shape != b.shape or a.dim() not in (4, 5):
             raise ValueError(f"a and b must both be (B,3,H,W) or (B,T,3,H,W); got {tuple(a.shape)}, {tuple(b.shape)}")
         window = a.dim() == 5
@@ -116,11 +130,13 @@ class CorrelationMetric(nn.Module):
         fa = self.features(a.reshape(-1, *a.shape[-3:]))
         with torch.no_grad():
             fb = self.features(b.reshape(-1, *b.shape[-3:]))
+            fn = None if negatives is None else self.features(negatives.flatten(0, 1))
         out: dict[str, torch.Tensor] = {}
         total = a.new_zeros(())
         for level, (xa, xb) in enumerate(zip(fa, fb)):
             centers = sample_centers(*xa.shape[-2:], self.cfg.centers[level], generator, xa.device)
-            term = self._spatial(level, xa, xb, centers)
+            xn = None if fn is None else fn[level].reshape(bsz, -1, *fn[level].shape[1:])  # (B,K,C,h,w)
+            term = self._spatial(level, xa, xb, centers, xn, t)
             out[f"spatial/{level + 1}"] = term
             total = total + self.cfg.spatial_weight * term
             if window and t > 1:
@@ -131,15 +147,20 @@ class CorrelationMetric(nn.Module):
         out["loss"] = total
         return out
 
-    def _spatial(self, level: int, xa, xb, centers) -> torch.Tensor:
-        if self.cfg.variant == "cm":
-            return _gram_l1(_sampled(xa, centers), _sampled(xb, centers))
+    def _spatial(self, level: int, xa, xb, centers, xn=None, t: int = 1) -> torch.Tensor:
+        """xa, xb (B*T,C,h,w); xn (B,K,C,h,w) negatives of each sample, shared by its T frames."""
+        if self.cfg.variant == "cm":  # contrast each position's correlation row with the other stream's
+            if len(centers) < 3:
+                return xa.new_zeros(())  # no correlation profile with fewer than 3 positions
+            rows_a, rows_b = gram_rows(_sampled(xa, centers)), gram_rows(_sampled(xb, centers))
+            extra = None if xn is None else _per_frame(gram_rows(_sampled(xn.flatten(0, 1), centers)), xn, t)
+            return patch_nce(rows_a, rows_b, self.cfg.tau, self.cfg.batch_negatives, extra, normalize=False).mean()
         da, db = neighbour_disparities(xa, centers), neighbour_disparities(xb, centers)
-        return self._nce(self.spatial_proj[level], da, db)
+        proj = self.spatial_proj[level]
+        extra = None if xn is None else _per_frame(proj(neighbour_disparities(xn.flatten(0, 1), centers)), xn, t)
+        return self._nce(proj, da, db, extra=extra)
 
     def _temporal(self, level: int, va, vb, centers, generator) -> torch.Tensor:
-        if self.cfg.variant == "cm":
-            return _temporal_cos_l1(va, vb, centers)
         if self.cfg.temporal == "all_pairs":
             centers = sample_positions(*va.shape[-2:], self.cfg.temporal_positions[level], generator, va.device)
         fa, fb = gather_positions(va, centers), gather_positions(vb, centers)  # (B,T,N,C)
@@ -153,67 +174,57 @@ class CorrelationMetric(nn.Module):
             da, db = pair_differences(fa, pairs), pair_differences(fb, pairs)  # (B*R, N, C)
         else:  # adjacent frames, the differences of a sample flattened together
             da, db = ((f[:, :-1] - f[:, 1:]).flatten(1, 2) for f in (fa, fb))
+        if self.cfg.variant == "cm":  # correlation rows of the temporal differences
+            rows_a, rows_b = (gram_rows(F.normalize(d, dim=-1, eps=ROW_EPS)) for d in (da, db))
+            return patch_nce(rows_a, rows_b, self.cfg.tau, self.cfg.batch_negatives, normalize=False).mean()
         return self._nce(self.temporal_proj[level], da, db, self.cfg.adaptive_temporal)
 
-    def _nce(self, proj: nn.Module, da, db, adaptive: bool | None = None) -> torch.Tensor:
-        """PatchNCE of the projected query disparities `da` against the keys `db`, each
-        region's term weighted by the adaptive weight of its query disparity."""
-        nce = patch_nce(proj(da), proj(db), self.cfg.tau, self.cfg.batch_negatives)
+    def _nce(self, proj: nn.Module, da, db, adaptive: bool | None = None, extra=None) -> torch.Tensor:
+        """PatchNCE of the projected query disparities `da` against the keys `db` (and the
+        projected `extra` negatives), each region's term weighted by the adaptive weight of its
+        query disparity."""
+        nce = patch_nce(proj(da), proj(db), self.cfg.tau, self.cfg.batch_negatives, extra)
         if not (self.cfg.adaptive if adaptive is None else adaptive):
             return nce.mean()
         return (adaptive_weights(da, self.cfg.adaptive_threshold) * nce).mean()
 
     @torch.no_grad()
-    def pos_neg(self, a: torch.Tensor, b: torch.Tensor, generator: torch.Generator | None = None,
-                level: int = 3) -> tuple[float, float]:
-        """Mean cosine of projected paired disparities (pos) and with shuffled keys (neg)."""
-        q, k = self._projected(level, a, b, generator)
-        perm = torch.randperm(k.shape[1], generator=generator).to(k.device)
-        return float((q * k).sum(-1).mean()), float((q * k[:, perm]).sum(-1).mean())
+    def frame_embedding(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(N,3,H,W) frames -> (N,E) with e_i . e_j = the metric's similarity of frames i and j:
+        the mean over stages and regions of the cosine between their projected disparities
+        (VD) or their correlation-matrix rows (CM), at positions drawn from `generator` (seed
+        it the same for every call that is to be compared)."""
+        feats = self.features(x)
+        parts = []
+        for level, f in enumerate(feats):
+            centers = sample_centers(*f.shape[-2:], self.cfg.centers[level], generator, f.device)
+            if self.cfg.variant == "cm":
+                v = gram_rows(_sampled(f, centers))
+            else:
+                v = F.normalize(self.spatial_proj[level](neighbour_disparities(f, centers)), dim=-1)
+            parts.append(v.flatten(1) / math.sqrt(v.shape[1] * len(feats)))
+        return torch.cat(parts, 1)
 
-    @torch.no_grad()
-    def diagnostics(self, a: torch.Tensor, b: torch.Tensor,
-                    generator: torch.Generator | None = None) -> dict[str, float]:
-        """Means over the stages of: `pos` (paired disparities), `neg` (keys shuffled within the
-        image), `pos_shuffled` (keys from another pair of the batch, same positions) and
-        `gap` = pos - pos_shuffled. a, b: (B,3,H,W) with B >= 2 for `pos_shuffled`."""
-        sums = {"pos": 0.0, "neg": 0.0, "pos_shuffled": 0.0}
-        fa, fb = self.features(a), self.features(b)
-        for level in range(1, len(fa) + 1):
-            q, k = self._projected(level, a, b, generator, (fa, fb))
-            perm = torch.randperm(k.shape[1], generator=generator).to(k.device)
-            sums["pos"] += float((q * k).sum(-1).mean())
-            sums["neg"] += float((q * k[:, perm]).sum(-1).mean())
-            if k.shape[0] > 1:
-                sums["pos_shuffled"] += float((q * k.roll(1, 0)).sum(-1).mean())
-        out = {key: v / len(fa) for key, v in sums.items()}
-        if a.shape[0] < 2:
-            del out["pos_shuffled"]
-        else:
-            out["gap"] = out["pos"] - out["pos_shuffled"]
-        return out
 
-    def _projected(self, level, a, b, generator, feats=None):
-        fa, fb = feats or (self.features(a), self.features(b))
-        xa, xb = fa[level - 1], fb[level - 1]
-        centers = sample_centers(*xa.shape[-2:], self.cfg.centers[level - 1], generator, xa.device)
-        proj = self.spatial_proj[level - 1]
-        q = F.normalize(proj(neighbour_disparities(xa, centers)), dim=-1)
-        k = F.normalize(proj(neighbour_disparities(xb, centers)), dim=-1)
-        return q, k
+def _per_frame(v: torch.Tensor, xn: torch.Tensor, t: int) -> torch.Tensor:
+    """(B*K,S,D) values of each sample's K negative frames -> (B*T,K*S,D), repeated per frame."""
+    b, k = xn.shape[:2]
+    return v.reshape(b, k * v.shape[1], v.shape[2]).repeat_interleave(t, 0)
 
 
 def _sampled(feat: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
     return F.normalize(feat[:, :, centers[:, 0], centers[:, 1]].transpose(1, 2), dim=-1)  # (B,N,C)
 
 
-def _gram_l1(fa: torch.Tensor, fb: torch.Tensor) -> torch.Tensor:
-    return (fa @ fa.transpose(1, 2) - (fb @ fb.transpose(1, 2)).detach()).abs().mean()
-
-
-def _temporal_cos_l1(va: torch.Tensor, vb: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
-    def cos(v):
-        f = F.normalize(v[:, :, :, centers[:, 0], centers[:, 1]], dim=2)  # (B,T,C,N)
-        return (f[:, :-1] * f[:, 1:]).sum(2)  # (B,T-1,N)
-
-    return (cos(va) - cos(vb).detach()).abs().mean()
+def gram_rows(f: torch.Tensor) -> torch.Tensor:
+    """(B,N,C) unit features -> (B,N,N): row r is position r's cosines to the other positions,
+    centred over them (its own entry set to 0), L2-normalised. Parallel features (all cosines
+    equal) and orthogonal ones (all zero) both give zero rows, so neither lets a contrast over
+    rows fall below log(N). Needs N >= 3: with two positions each row is one centred entry, 0."""
+    n = f.shape[1]
+    off = 1 - torch.eye(n, device=f.device, dtype=f.dtype)
+    g = (f @ f.transpose(1, 2)) * off
+    g = (g - g.sum(-1, keepdim=True) / max(n - 1, 1)) * off
+    # a row shorter than ROW_EPS stays short instead of being blown up to unit length: a nearly
+    # degenerate set's rows are mostly rounding noise, and 1/||row|| gradients overflow
+    return F.normalize(g, dim=-1, eps=ROW_EPS)

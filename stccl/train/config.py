@@ -53,6 +53,8 @@ class PairDataConfig:
     emotions: list[Emotion] = field(default_factory=list)  # emotions of the other take; empty = all
     levels: list[int] = field(default_factory=list)  # intensity levels of the other take (MEAD level_k); empty = all
     views: list[str] = field(default_factory=list)  # MEAD views; empty = all
+    val_pairs: Annotated[int, at_least(0)] = 16  # held-out pairs scored for retrieval at each validation, evenly spread; 0 = all
+    time_negatives: Annotated[int, at_least(0)] = 0  # frames of the key take at least T frames away, as extra negatives (beyond the papers)
     epoch: Literal["windows", "frame_pairs"] = "windows"  # what --epochs counts: windows, or aligned frame pairs (the reference)
     augment: bool = True  # the same kornia augmentation on both streams and all frames of a window
     swap: bool = True  # randomly swap which take is the query stream

@@ -25,7 +25,8 @@ from ..emotions import EMOTIONS
 from ..errors import DataError, InputError
 from ..models.discriminator import Discriminator
 from ..models.generator import Generator
-from ..models.io import load_metric, save_model
+from ..loss import STCCLLoss
+from ..models.io import save_model
 from .config import GeneratorRunConfig
 from .samples import sample_grid, save_png
 from .trainer import FitResult, Runtime, Trainer, fit_stage
@@ -84,13 +85,16 @@ class GeneratorTask:
         path = Path(self.cfg.metric) if self.cfg.metric else Path(run_dir) / "metric.safetensors"
         if not path.is_file():
             raise InputError(f"{path} not found; {NO_METRIC}")
-        metric, mcfg, meta = load_metric(path, self.rt.device)
-        if meta["steps"] == 0:
+        metric = STCCLLoss.from_file(path, self.rt.device)
+        t = self.cfg.data.window
+        if t > 1 and metric.window not in (None, t):
+            raise InputError(f"{path} was trained on windows of {metric.window} frames and the generator's are {t}: "
+                             f"train with --window {metric.window}, or give a metric trained on {t}-frame windows")
+        if metric.steps == 0:
             log.warning("%s is an untrained metric: the STCCL term will not mean much", path)
-        if self.cfg.data.window < 2:
+        if t < 2:
             log.warning("window 1: the STCCL loss has no temporal term")
-        metric.requires_grad_(False)
-        return metric, {"path": str(path), "steps": meta["steps"], "size": mcfg.size}
+        return metric, {"path": str(path), "steps": metric.steps, "size": metric.size}
 
     @property
     def steps_per_epoch(self) -> int:
@@ -103,16 +107,12 @@ class GeneratorTask:
         return {"generator": self.opt_g, "discriminator": self.opt_d}
 
     # -- one step ---------------------------------------------------------------------------------
-    def _stccl(self, y: torch.Tensor, x: torch.Tensor, b: int) -> dict[str, torch.Tensor]:
-        """metric(output, input) over windows, at the metric's resolution; gradients reach y."""
-        size = self.metric_info["size"]
-        if y.shape[-1] != size:
-            y = F.interpolate(y, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    def _stccl(self, y: torch.Tensor, x: torch.Tensor, b: int) -> torch.Tensor:
+        """STCCLLoss(output, input) over the windows; gradients reach y."""
         t = y.shape[0] // b
         if t > 1:
             y, x = y.reshape(b, t, *y.shape[1:]), x.reshape(b, t, *x.shape[1:])
-        return self.metric(y, x.detach())
+        return self.metric(y, x)
 
     def step(self, batch, trainer: Trainer) -> dict[str, float]:
         x, e_src = batch
@@ -125,7 +125,7 @@ class GeneratorTask:
         dev = self.rt.device
         x = self.rt.to_device(x.flatten(0, 1))
         src, tgt, a = (v.repeat_interleave(t).to(dev) for v in (e_src, e_tgt, alpha))
-        stccl = (lambda y, x: self._stccl(y, x, b)["loss"]) if self.metric is not None else None
+        stccl = (lambda y, x: self._stccl(y, x, b)) if self.metric is not None else None
         return adversarial_step(self.G, self.D, stccl, self.cfg.loss, x, src, tgt, a, trainer.backward)
 
     # -- validation and samples -------------------------------------------------------------------
@@ -161,7 +161,7 @@ class GeneratorTask:
                     "flow_px": out["flow"].norm(dim=1).mean(),
                     "d_acc_target": (self.D(y)[1].argmax(1) == tgt).float().mean()}
             if self.metric is not None:
-                vals["stccl"] = self._stccl(y, x, b)["loss"]
+                vals["stccl"] = self._stccl(y, x, b)
             for key, v in vals.items():
                 sums[key] = sums.get(key, 0.0) + float(v)
         n = max(1, -(-len(items) // bsz))

@@ -18,6 +18,7 @@ from ..models.io import save_model
 from ..models.iresnet import init_backbone
 from ..typed import to_dict
 from .config import MetricRunConfig
+from ..data.retrieval import retrieval_scores
 from .trainer import FitResult, Runtime, SingleModelTask, Trainer, fit_stage
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ class MetricTask(SingleModelTask):
                      " ".join(data.val_prefer), ", ".join(self.held_out) or "the training windows")
         train_idx, val_idx = [keep[k] for k in train], [keep[k] for k in val]
         t, size = data.window, cfg.model.size
-        self.train_set = PairWindows(root, train_idx, t, size, data.stride)
+        self.train_set = PairWindows(root, train_idx, t, size, data.stride, data.time_negatives,
+                                     cfg.train.seed)
         self.val_set = PairWindows(root, val_idx, t, size, data.stride) if val_idx else None
         if self.val_set is None or len(self.val_set) == 0:
             log.warning("no held-out actor with pairs: validation uses training windows")
@@ -83,23 +85,27 @@ class MetricTask(SingleModelTask):
         return self.sampler.steps_per_epoch
 
     def step(self, batch, trainer: Trainer) -> dict[str, float]:
-        a, b = (self.rt.to_device(x) for x in batch)  # (B,T,3,S,S)
-        t = a.shape[1]
-        if self.aug is not None:
+        streams = [self.rt.to_device(x) for x in batch]  # a, b (B,T,3,S,S) [, na, nb (B,K,3,S,S)]
+        t = streams[0].shape[1]
+        if self.aug is not None:  # one draw for every frame of the sample, negatives included
             with torch.autocast(self.rt.device.type, enabled=False):
-                ab = self.aug(torch.cat([a, b], 1))
-            a, b = ab[:, :t], ab[:, t:]
+                both = self.aug(torch.cat(streams, 1))
+            streams = list(both.split([s.shape[1] for s in streams], 1))
         if self.cfg.data.swap:
-            flip = (torch.rand(a.shape[0], device=a.device) < 0.5).view(-1, 1, 1, 1, 1)
-            a, b = torch.where(flip, b, a), torch.where(flip, a, b)
+            flip = (torch.rand(streams[0].shape[0], device=streams[0].device) < 0.5).view(-1, 1, 1, 1, 1)
+            for i in range(0, len(streams), 2):  # (a, b) and (na, nb) swap together
+                streams[i], streams[i + 1] = (torch.where(flip, streams[i + 1], streams[i]),
+                                              torch.where(flip, streams[i], streams[i + 1]))
+        a, b = streams[:2]
+        neg = streams[3] if len(streams) == 4 else None  # the key take's frames at other moments
         if t == 1:
             a, b = a[:, 0], b[:, 0]
-        n = len(a)
-        starts = range(0, n, self.micro_batch)
+        n, m = len(a), self.micro_batch
+        starts = range(0, n, m)
         logs: dict[str, float] = {}
         for part, k in enumerate(starts):  # micro-batches: the loss is a mean over samples
-            out = self.model(a[k:k + self.micro_batch], b[k:k + self.micro_batch])
-            share = len(a[k:k + self.micro_batch]) / n
+            out = self.model(a[k:k + m], b[k:k + m], negatives=None if neg is None else neg[k:k + m])
+            share = len(a[k:k + m]) / n
             for key, v in out.items():
                 logs[key] = logs.get(key, 0.0) + share * float(v.detach())
             trainer.backward(out["loss"] * share, "metric", logs, part=part, parts=len(starts))
@@ -115,20 +121,25 @@ class MetricTask(SingleModelTask):
                 for k in range(0, len(items), bsz)]
 
     def validate(self, trainer: Trainer | None = None) -> dict[str, float]:
-        """Mean loss and the pos/neg cosine diagnostics on held-out pairs (fixed windows and positions)."""
+        """The mean loss on fixed held-out windows, and the retrieval diagnostics on the
+        held-out pairs (stccl.data.retrieval): pos, neg, retrieval@1, retrieval_chance and
+        retrieval@1_centred."""
         gen = torch.Generator().manual_seed(1234)
-        sums: dict[str, float] = {}
         batches = self.validation_batches()
+        loss = 0.0
         for a, b in batches:
             a, b = a.to(self.rt.device), b.to(self.rt.device)
             if a.shape[1] == 1:
                 a, b = a[:, 0], b[:, 0]
-            vals = {"loss": float(self.model(a, b, generator=gen)["loss"])}
-            vals.update(self.model.diagnostics(a.flatten(0, 1) if a.dim() == 5 else a,
-                                               b.flatten(0, 1) if b.dim() == 5 else b, gen))
-            for k, v in vals.items():
-                sums[k] = sums.get(k, 0.0) + v
-        return {k: v / len(batches) for k, v in sums.items()}
+            loss += float(self.model(a, b, generator=gen)["loss"])
+        out = {"loss": loss / len(batches)}
+        pairs = sorted({w.pair for w in self.val_set.windows})
+        k = self.cfg.data.val_pairs
+        if k and len(pairs) > k:  # evenly spread, the same ones at every validation
+            pairs = [pairs[i] for i in torch.linspace(0, len(pairs) - 1, k).round().long().tolist()]
+        out.update(retrieval_scores(self.model, self.root, pairs, self.cfg.model.size, self.rt.device,
+                                    far=max(2, self.cfg.data.window)))
+        return out
 
     def export(self, path: Path, step: int) -> None:
         save_model(self.model, self.cfg.model, path, kind="metric",

@@ -50,13 +50,13 @@ PRESETS: dict[str, dict[str, dict]] = {
                  "disc": {"size": 128, "base_channels": 32, "n_layers": 4},
                  "train": {"steps": 20000, "batch": 8, "warmup": 500, "val_every": 1000,
                            "checkpoint_every": 1000},
-                 "data": {"window": 3}},
+                 "data": {"window": 5}},  # the base metric's window
         # ours at full size (the reference trains NED's per-actor renderer instead; see docs/generator.md)
         "paper": {"model": {"size": 256, "base_channels": 32},
                   "disc": {"size": 256, "base_channels": 32, "n_layers": 5},
                   "train": {"steps": 100000, "batch": 8, "warmup": 1000, "val_every": 2000,
                             "checkpoint_every": 2000},
-                  "data": {"window": 5}},
+                  "data": {"window": 9}},  # the paper metric's window
     },
     "classifier": {
         # seconds on a CPU: smoke tests and the learning test

@@ -247,7 +247,7 @@ class Trainer:
             for m in self.task.modules().values():
                 m.eval()
             try:
-                with torch.no_grad(), self.rt.autocast():
+                with _rng_untouched(self.rt.device), torch.no_grad(), self.rt.autocast():
                     out = {f"val/{k}": v for k, v in self.task.validate(self).items()}
             finally:
                 for m in self.task.modules().values():
@@ -354,6 +354,22 @@ def _tensorboard(path: Path):
     except ImportError:
         return None
     return SummaryWriter(str(path))
+
+
+@contextmanager
+def _rng_untouched(device: torch.device):
+    """Random states as they were on entry, so that training does not depend on how often it
+    validates (torch, its CUDA device, numpy and Python's random)."""
+    import numpy as np
+
+    py, npy = random.getstate(), np.random.get_state()
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        try:
+            yield
+        finally:
+            random.setstate(py)
+            np.random.set_state(npy)
 
 
 @contextmanager
