@@ -18,8 +18,8 @@ import numpy as np
 from ..draw import (ALERT, BG, GOOD, INK, MUTED, TitledPanel, colorize, colour_bar, fmt_value, page, panel_row,
                     text_block)
 from ..errors import InputError
-from ..fs import write_bytes_atomic
 from .context import Context, InspectSummary
+from .picture import save_picture
 from .sources import Source
 
 SIDE = 560  # the matrix is drawn on at most SIDE x SIDE pixels
@@ -67,10 +67,7 @@ def inspect_retrieval(ctx: Context, src: Source, snd: Source | None, out: Path) 
                  "retrieval_chance": scores.chance / k, "pos": scores.pos / k, "neg": scores.neg / k}
     matrices = [(_matrix_picture(m.numpy(), fa, fb, n_a, n_b, pair["path"]), m.numpy()) for m in (sim, sim_c)]
     img = _page(ctx, pair, matrices, stats)
-    ok, buf = cv2.imencode(out.suffix.lower(), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise InputError(f"{out}: the picture could not be encoded")
-    write_bytes_atomic(out, buf.tobytes())
+    save_picture(img, out)
     ctx.tick()
     return InspectSummary(
         out=out, kind="retrieval", panels=["retrieval"], untrained=ctx.untrained, metric=ctx.label,
