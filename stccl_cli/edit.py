@@ -9,8 +9,7 @@ import typer
 from rich.table import Table
 
 from stccl.config import EditConfig
-from stccl.edit.editor import Editor, default_output, is_edit_output
-from stccl.edit.preview import write_preview
+from stccl.edit.outputs import default_output, is_edit_output
 from stccl.errors import InputError, StcclError
 from stccl.fs import VIDEO_EXTENSIONS, ensure_writable_dir
 from stccl.video import probe
@@ -61,6 +60,8 @@ def edit(
         raise InputError("-o/--out takes one input; use --out-dir for several")
     if out_dir is not None:
         ensure_writable_dir(out_dir)
+    from stccl.edit.editor import Editor  # here, not at the top: `stccl --version` imports no torch
+
     editor = Editor(config=cfg)
     results = _run(editor, files, out, out_dir, cfg, preview)
     if len(files) == 1 and results[0][1] is not None:
@@ -86,7 +87,7 @@ def _expand(inputs: list[Path]) -> list[Path]:
     return files
 
 
-def _run(editor: Editor, files: list[Path], out: Path | None, out_dir: Path | None,
+def _run(editor, files: list[Path], out: Path | None, out_dir: Path | None,
          cfg: EditConfig, preview: bool):
     results = []
     progress = make_progress(transient=True)  # the summary table replaces the bars
@@ -121,6 +122,8 @@ def _edit_one(editor, src, out, out_dir, cfg, preview, progress):
     summary = editor.edit(src, out=target, on_progress=on_progress)
     progress.update(task, completed=summary.frames, total=summary.frames)
     if preview:
+        from stccl.edit.preview import write_preview
+
         write_preview(src, target, target.with_suffix(".preview.png"))
     return summary
 

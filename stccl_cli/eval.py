@@ -11,7 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from stccl.errors import InputError
-from stccl.eval import EvalConfig, evaluate_pair, run_protocol
+import stccl.eval  # evaluate_pair and run_protocol load lazily: `stccl --version` imports no torch
+from stccl.eval import EvalConfig
 from stccl.eval.metrics import KEY_METRICS, METRICS
 from stccl.eval.report import ARROW, fmt
 
@@ -82,7 +83,7 @@ def evaluate(
         _only_for("--data runs", given, PAIR_ONLY)
         if out is None:
             raise InputError("--data needs -o OUT_DIR for eval.json, eval.md and eval.png")
-        result = _with_progress("protocol", lambda p: run_protocol(data, out, cfg, p))
+        result = _with_progress("protocol", lambda p: stccl.eval.run_protocol(data, out, cfg, p))
         if json_out:
             typer.echo(json.dumps(result))
         else:
@@ -93,7 +94,7 @@ def evaluate(
     _only_for("INPUT EDITED", given, PROTOCOL_ONLY)
     if out is not None:
         raise InputError("-o/--out cannot be used with INPUT EDITED")
-    result = _with_progress("frames", lambda p: evaluate_pair(input, edited, cfg, p))
+    result = _with_progress("frames", lambda p: stccl.eval.evaluate_pair(input, edited, cfg, p))
     if json_out:
         typer.echo(json.dumps(result))
     else:

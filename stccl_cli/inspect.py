@@ -8,8 +8,6 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from stccl.inspect import inspect_correlations
-
 from .common import VERBOSE_OPTION, cli_errors, console, make_progress
 
 
@@ -63,6 +61,8 @@ def inspect(
 
       stccl inspect prep/clips/W009_front_neutral_1_001 prep/clips/W009_front_happy_3_001 --retrieval --metric run/metric.safetensors -o sim.png
     """
+    from stccl.inspect import inspect_correlations  # here: `stccl --version` imports no torch
+
     progress = make_progress(transient=True)
     task = progress.add_task("inspect", total=None)
 

@@ -148,3 +148,7 @@ def test_import_stccl_stays_light():
     code = "import sys, stccl; print('torch' in sys.modules); stccl.STCCLLoss; print('torch' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.stdout.split() == ["False", "True"], r.stderr
+    code = ("import sys\nfrom stccl_cli.main import app\ntry:\n    app(['--version'])\nexcept SystemExit:\n    pass\n"
+            "print('torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.stdout.split()[-1] == "False", r.stdout + r.stderr

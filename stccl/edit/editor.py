@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import EditConfig, overlay
-from ..emotions import EMOTIONS
 from ..errors import InputError
 from ..face import make_backend
 from .engine import Engine
+from .outputs import default_output, is_edit_output  # noqa: F401  (is_edit_output: re-exported)
 from .pipeline import EditSummary, Progress, edit_video
 
 GENERATOR_FILE = "generator.safetensors"
@@ -44,16 +44,6 @@ def make_engine(cfg: EditConfig) -> tuple[Engine, str | None]:
 
 def _warp_device(device: str) -> str:
     return "cpu" if device == "auto" else device
-
-
-def default_output(src: Path, emotion: str, out_dir: Path | None = None) -> Path:
-    return (out_dir or src.parent) / f"{src.stem}.{emotion}.mp4"
-
-
-def is_edit_output(path: Path) -> bool:
-    """True for files named like our outputs (<stem>.<emotion>.mp4), so folders can be re-run."""
-    parts = path.name.split(".")
-    return len(parts) >= 3 and parts[-2] in EMOTIONS
 
 
 class Editor:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import __version__
 from ..config import AlignConfig, TrackConfig, validate
-from ..edit.editor import is_edit_output
+from ..edit.outputs import is_edit_output
 from ..errors import InputError, NoFaceError
 from ..face import FaceStream, make_backend, transform_landmarks, warp_to_crop
 from ..video import VideoReader, probe, read_audio
