@@ -68,23 +68,27 @@ def test_generator_logs_each_term_and_stccl(chain):
     assert recs[0]["val/flow_px"] == 0  # the generator starts as the identity
 
 
-def test_trained_generator_follows_the_target_emotion(chain, paired_prep):
-    """After training, one real crop asked for two emotions at full intensity gives two
-    different faces, both different from the input: the emotion code is used."""
+def test_trained_generator_learns_and_follows_the_intensity(chain, paired_prep):
+    """Training lowers the held-out identity and cycle errors; on a real crop the change grows
+    with the intensity: none at 0, about half at 0.5 of that at 1."""
     import numpy as np
 
     from stccl.data.store import PreparedDataset
     from stccl.emotions import EMOTIONS
 
+    vals = [r for r in _records(chain[0]) if "val/identity" in r]
+    assert vals[-1]["val/identity"] < vals[0]["val/identity"]
+    assert vals[-1]["val/cycle"] < vals[0]["val/cycle"]
     g, cfg, _ = load_generator(chain[0] / "generator.safetensors")
     ds = PreparedDataset(paired_prep)
-    crops = ds.clip(ds.pairs[0]["neutral"]).crops((10, 30))
-    x = torch.nn.functional.interpolate(torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float() / 255,
+    crops = np.ascontiguousarray(ds.clip(ds.pairs[0]["neutral"]).crops((10, 30)))
+    x = torch.nn.functional.interpolate(torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255,
                                         size=(cfg.size, cfg.size), mode="area")
+    sad = torch.full((2,), EMOTIONS.index("sad"))
     with torch.no_grad():
-        happy, sad = (g(x, torch.full((2,), EMOTIONS.index(e)), torch.ones(2))["image"] for e in ("happy", "sad"))
-    assert float((happy - sad).abs().mean()) > 1e-3
-    assert float((happy - x).abs().mean()) > 1e-3 and float((sad - x).abs().mean()) > 1e-3
+        change = [float((g(x, sad, torch.full((2,), a))["image"] - x).abs().mean()) for a in (0.0, 0.5, 1.0)]
+    assert change[0] < 1e-6 and change[2] > 1e-3
+    assert 0.3 < change[1] / change[2] < 0.7
 
 
 def test_sample_grids_are_written(chain):
@@ -189,7 +193,7 @@ def test_stccl_gradient_reaches_the_generator_only(chain, paired_prep, tmp_path)
     x = x.flatten(0, 1)
     # an untrained G is the identity up to its tiny initial mask; nudge it so the term is not at its optimum
     y = task.G(x, torch.full((b * t,), 4), torch.ones(b * t))["image"]
-    loss = task._stccl(y + 0.05 * torch.randn_like(y), x, b)["loss"]
+    loss = task._stccl(y + 0.05 * torch.randn_like(y), x, b)
     loss.backward()
     grads = [p.grad for p in task.G.parameters() if p.grad is not None]
     assert grads and sum(float(g.abs().sum()) for g in grads) > 0

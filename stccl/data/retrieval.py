@@ -11,7 +11,7 @@ the DTW partner of neutral frame i (the median frame the path matches to it):
     retrieval@1    the share of i whose most similar frame of B is p(i) +- 1
     retrieval_chance  the share a random frame of B would score: mean of |{j : |j - p(i)| <= 1}| / |B|
     retrieval@1_centred  retrieval@1 with each take's mean embedding removed first, i.e. on
-                   what changes from frame to frame. Beyond the issue's definition: the raw
+                   what changes from frame to frame. An addition to the definition: the raw
                    matrix is dominated by a few "hub" frames of B that are the most similar to
                    every frame of A (see `stccl inspect --retrieval`), and centring removes them
 
