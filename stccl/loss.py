@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from .errors import InputError
 from .models.correlation import CorrelationMetric
-from .models.io import load_metric
+from .models.io import load_metric, trained_window
 
 
 class STCCLLoss(nn.Module):
@@ -46,8 +46,7 @@ class STCCLLoss(nn.Module):
                   value_range: tuple[float, float] = (0.0, 1.0), terms: str = "all") -> "STCCLLoss":
         """A loss from a trained metric (`stccl train --stage metric` -> RUN/metric.safetensors)."""
         metric, _, meta = load_metric(path, device)
-        window = (meta.get("data") or {}).get("window") if isinstance(meta.get("data"), dict) else None
-        loss = cls(metric, window=window, value_range=value_range, terms=terms)
+        loss = cls(metric, window=trained_window(meta), value_range=value_range, terms=terms)
         loss.steps = int(meta.get("steps", 0))
         return loss
 

@@ -28,40 +28,35 @@ def _seeded():
     np.random.seed(0)
 
 
-@pytest.fixture(scope="session")
-def paired_prep(shared_data, tmp_path_factory) -> Path:
-    """A prepared dataset of 4 actors, each with a real clip as 'neutral' and a re-timed copy in
-    another emotion (tests/pairdata.py): 4 cross-emotion pairs, 128 px crops, dlib tracker."""
+def _prep_tree(tree: Path, out: Path) -> Path:
+    """`stccl prep TREE -o OUT --tracker dlib --size 128`, asserted to succeed."""
     from typer.testing import CliRunner
 
     from stccl_cli.main import app
 
-    from pairdata import build_pair_tree
-
-    tmp = tmp_path_factory.mktemp("paired")
-    tree = build_pair_tree(shared_data, tmp / "MEAD")
-    out = tmp / "prep"
     r = CliRunner().invoke(app, ["prep", str(tree), "-o", str(out), "--tracker", "dlib", "--size", "128"])
     assert r.exit_code == 0, r.output
     return out
+
+
+@pytest.fixture(scope="session")
+def paired_prep(shared_data, tmp_path_factory) -> Path:
+    """A prepared dataset of 4 actors, each with a real clip as 'neutral' and a re-timed copy in
+    another emotion (tests/pairdata.py): 4 cross-emotion pairs, 128 px crops, dlib tracker."""
+    from pairdata import build_pair_tree
+
+    tmp = tmp_path_factory.mktemp("paired")
+    return _prep_tree(build_pair_tree(shared_data, tmp / "MEAD"), tmp / "prep")
 
 
 @pytest.fixture(scope="session")
 def mead_pairs_prep(shared_data, tmp_path_factory) -> Path:
     """The real cross-emotion pairs of ../shared/data/mead-pairs (W009 and M030, sentence 001 in
     all 8 emotions) prepared as MEAD: 14 pairs, 128 px crops, dlib tracker."""
-    from typer.testing import CliRunner
-
-    from stccl_cli.main import app
-
     from pairdata import build_mead_pairs_tree
 
     tmp = tmp_path_factory.mktemp("mead_pairs")
-    tree = build_mead_pairs_tree(shared_data, tmp / "MEAD")
-    out = tmp / "prep"
-    r = CliRunner().invoke(app, ["prep", str(tree), "-o", str(out), "--tracker", "dlib", "--size", "128"])
-    assert r.exit_code == 0, r.output
-    return out
+    return _prep_tree(build_mead_pairs_tree(shared_data, tmp / "MEAD"), tmp / "prep")
 
 
 RETRIEVAL_STEPS = 40

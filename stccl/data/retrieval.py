@@ -22,12 +22,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 
 from .store import PreparedDataset
-from .windows import matched_frames
+from .windows import crops_to_tensor, matched_frames
 from ..face.smooth import FACE_MISSING
 
 SEED = 1234  # the positions of every validation's embeddings
@@ -50,10 +49,7 @@ def embed_clip(metric, ds: PreparedDataset, clip_id: str, size: int, device) -> 
     ok = np.flatnonzero((clip.track["flags"] & FACE_MISSING) == 0)
     out = []
     for k in range(0, len(ok), BATCH):
-        crops = clip.crops(tuple(int(i) for i in ok[k:k + BATCH]))
-        if crops.shape[1] != size:
-            crops = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in crops])
-        x = torch.from_numpy(crops).permute(0, 3, 1, 2).float().div_(255).to(device)
+        x = crops_to_tensor(clip.crops(tuple(int(i) for i in ok[k:k + BATCH])), size).to(device)
         out.append(metric.frame_embedding(x, torch.Generator().manual_seed(SEED)).float().cpu())
     return (torch.cat(out) if out else torch.zeros(0, 1)), ok
 

@@ -50,6 +50,13 @@ def pair_windows(pair: dict, pair_index: int, t: int, ok_a: np.ndarray, ok_b: np
     return out
 
 
+def crops_to_tensor(crops: np.ndarray, size: int) -> torch.Tensor:
+    """(N,H,W,3) uint8 RGB crops -> (N,3,size,size) float32 in [0, 1]."""
+    if crops.shape[1] != size:
+        crops = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in crops])
+    return torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float().div_(255)
+
+
 def select_pairs(ds: PreparedDataset, emotions=(), levels=(), views=()) -> list[int]:
     """Indices of `ds.pairs` whose other take has one of `emotions`, `levels` (its intensity:
     MEAD's level_k) and `views`; an empty filter keeps everything."""
@@ -98,10 +105,7 @@ class PairWindows(torch.utils.data.Dataset):
         return len(self.windows)
 
     def _frames(self, clip_id: str, idx: tuple[int, ...]) -> torch.Tensor:
-        crops = self.ds.clip(clip_id).crops(idx)
-        if crops.shape[1] != self.size:
-            crops = np.stack([cv2.resize(c, (self.size, self.size), interpolation=cv2.INTER_AREA) for c in crops])
-        return torch.from_numpy(crops).permute(0, 3, 1, 2).float().div_(255)
+        return crops_to_tensor(self.ds.clip(clip_id).crops(idx), self.size)
 
     def __getitem__(self, k: int) -> tuple[torch.Tensor, ...]:
         w = self.windows[k]

@@ -16,7 +16,8 @@ BATCH = 16
 
 
 def load_inspect_metric(metric_path: str | Path | None, device: str = "cpu"):
-    """(metric, cfg, label, untrained). Without a path: IResNet-18 at 128 px, random (seed 0)."""
+    """(metric, cfg, label, untrained, window): window is the one it was trained on, when known.
+    Without a path: IResNet-18 at 128 px, random (seed 0)."""
     if metric_path is None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
@@ -24,18 +25,18 @@ def load_inspect_metric(metric_path: str | Path | None, device: str = "cpu"):
             metric = CorrelationMetric(cfg)
         label = (f"UNTRAINED metric (random weights): IResNet-{cfg.depth}, size {cfg.size}, seed 0; "
                  "the patterns come from the architecture, not from training")
-        return metric.to(device).eval(), cfg, label, True
-    from ..models.io import load_metric
+        return metric.to(device).eval(), cfg, label, True, None
+    from ..models.io import load_metric, trained_window
 
     metric, cfg, meta = load_metric(metric_path, device)
     steps = int(meta.get("steps", 0))
     if steps == 0:
         label = (f"UNTRAINED metric (random weights): {metric_path} has seen 0 training steps "
                  f"(IResNet-{cfg.depth}, size {cfg.size}, variant {cfg.variant})")
-        return metric, cfg, label, True
+        return metric, cfg, label, True, trained_window(meta)
     label = (f"metric: {metric_path} ({steps} steps, IResNet-{cfg.depth}, size {cfg.size}, "
              f"variant {cfg.variant})")
-    return metric, cfg, label, False
+    return metric, cfg, label, False, trained_window(meta)
 
 
 def _to_tensor(crops: list[np.ndarray], size: int, device) -> torch.Tensor:

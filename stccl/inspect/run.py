@@ -4,7 +4,6 @@ stccl.errors classes."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..config import TrackConfig
@@ -63,7 +62,7 @@ def inspect_correlations(input: str | Path, second: str | Path | None = None,
     from ..face.backends import make_backend
 
     dev = resolve_device(device)
-    metric, cfg, label, untrained = load_inspect_metric(metric_path, dev)
+    metric, cfg, label, untrained, window = load_inspect_metric(metric_path, dev)
     h, w = map_size(cfg.size, stage)
     if h < 3 or w < 3:
         raise InputError(f"stage {stage} of a size-{cfg.size} metric is a {h}x{w} map with no "
@@ -72,24 +71,12 @@ def inspect_correlations(input: str | Path, second: str | Path | None = None,
         make_backend(tracker, device)
     track = TrackConfig(tracker=tracker, device=device)
     ctx = Context(metric, cfg, label, untrained, stage, dev, backend, track, progress,
-                  window=_trained_window(metric_path))
+                  window=window)
     if retrieval:
         return inspect_retrieval(ctx, src, snd, out)
     if video_out:
         return inspect_video(ctx, src, out)
     return inspect_picture(ctx, src, snd, frame, out)
-
-
-def _trained_window(metric_path) -> int | None:
-    if metric_path is None:
-        return None
-    from ..models.io import read_metadata
-
-    data = read_metadata(metric_path).get("data")
-    try:
-        return int(json.loads(data)["window"]) if isinstance(data, str) else None
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 def _same_file(a: Path, b: Path) -> bool:

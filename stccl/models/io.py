@@ -163,6 +163,12 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu"):
     return load_model("generator", path, device)
 
 
+def trained_window(meta: dict) -> int | None:
+    """The window length a metric was trained on, from `load_metric`'s metadata (None: unknown)."""
+    data = meta.get("data")
+    return int(data["window"]) if isinstance(data, dict) and "window" in data else None
+
+
 def load_metric(path: str | Path, device: str | torch.device = "cpu"):
     """(CorrelationMetric, MetricConfig, metadata): `load_model("metric", ...)`."""
     return load_model("metric", path, device)
