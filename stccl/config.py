@@ -41,6 +41,8 @@ class TrackConfig:
     detect_every: Count = 10  # re-detect at least every N frames
     detect_size: Count = 480  # longest side of the frame used for detection
     face: FaceIndex = 0  # which face to follow when several: 0 = largest at the start, 1 = next, ...
+    turned: bool = True  # where HOG finds no face, look with dlib's CNN detector (slower; sees turned faces)
+    turned_size: Count = 320  # longest side of the frame for a whole-frame CNN search
     max_gap: Annotated[int, at_least(0)] = 12  # gaps up to this many frames are interpolated, longer ones flagged
     min_cutoff: float = 1.0  # One-Euro on head motion and stable points: cutoff (Hz) at rest
     beta: float = 3.0  # One-Euro speed coefficient, per inter-ocular distance/s (higher = less lag)

@@ -4,6 +4,10 @@ Between detections the box comes from the previous frame's landmarks. A detectio
 every `detect_every` frames, when the landmark fit jumps, or when the face region stops looking
 like it did one frame earlier (a cut, a black frame). The check is a cheap detection on a small
 region around the face; only when that finds nothing does a full-frame detection run.
+When dlib's HOG detector finds nothing (a turned or profile face), its CNN detector looks, at
+low resolution: around the last known face, or on the whole frame at most every
+`_TURNED_EVERY` frames while no face is followed. Each check also refits the landmarks from
+the detection and takes that fit when the followed one has drifted from it.
 No smoothing happens here.
 """
 
@@ -13,7 +17,7 @@ import cv2
 import numpy as np
 
 from ..config import TrackConfig
-from .backends import Backend, check_image
+from .backends import WEAK_HOG_SCORE, Backend, check_image
 
 # detector-like box from landmark extents, calibrated against dlib's HOG boxes on real clips
 _BOX_SCALE = 1.04
@@ -32,6 +36,8 @@ _JUMP_SIZE = (0.8, 1.25)
 _KEEP_TRACK_IOU = 0.5  # a confirming detection at least this close keeps the tracked box
 _MATCH_TRACKING = 0.5  # max normalised distance to the followed face while tracking
 _MATCH_SHORT_LOSS = 1.0  # ... after a short loss; after a long one the nearest face wins
+_TURNED_EVERY = 5  # while searching, the CNN detector runs on at most one frame in this many
+_DRIFT = 0.06  # mean distance (inter-ocular units) of a refit that replaces the followed fit
 
 
 def landmark_extent(lmk: np.ndarray) -> np.ndarray:
@@ -75,6 +81,12 @@ def nearest_box(boxes: np.ndarray, ref, limit: float | None) -> np.ndarray | Non
     d = [box_distance(b, ref) for b in boxes]
     i = int(np.argmin(d))
     return boxes[i, :4] if limit is None or d[i] <= limit else None
+
+
+def mean_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean point distance of two (68, 2) landmark sets, in inter-ocular distances of `b`."""
+    iod = np.linalg.norm(b[36:42].mean(0) - b[42:48].mean(0))
+    return float(np.linalg.norm(a - b, axis=1).mean() / max(iod, 1e-6))
 
 
 def jumped(prev: np.ndarray, new: np.ndarray) -> bool:
@@ -136,7 +148,8 @@ class FaceTracker:
     def __init__(self, backend: Backend, cfg: TrackConfig | None = None) -> None:
         self.backend = backend
         self.cfg = cfg or TrackConfig()
-        self.stats = {"frames": 0, "detections": 0, "roi_detections": 0, "lost": 0}
+        self.stats = {"frames": 0, "detections": 0, "roi_detections": 0, "turned_detections": 0,
+                      "refits": 0, "lost": 0}
         self.reset()
 
     def reset(self) -> None:
@@ -146,6 +159,7 @@ class FaceTracker:
         self._last_box: np.ndarray | None = None  # last known box of the followed face
         self._since = 0  # frames since the last detection check
         self._missed = 0  # consecutive frames without the face
+        self._turned_wait = 0  # frames until the next full-frame CNN search
 
     def __call__(self, frame: np.ndarray) -> np.ndarray | None:
         check_image(frame)
@@ -170,19 +184,35 @@ class FaceTracker:
         if found is None:
             return None
         if suspect or iou(found, box) < _KEEP_TRACK_IOU:
-            lmk = self.backend.landmarks(frame, found)
+            return self._fit(frame, found)
+        refit = self._fit(frame, found)
+        if mean_distance(refit, lmk) > _DRIFT:
+            self.stats["refits"] += 1
+            return refit
         return lmk
 
+    def _fit(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """Landmarks from a detection box, fitted twice: the second time from the box of the
+        first fit, so that boxes of either detector give the same fit."""
+        lmk = self.backend.landmarks(frame, box)
+        return self.backend.landmarks(frame, box_from_landmarks(lmk))
+
     def _confirm(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
-        """The followed face's detection box near `box`: ROI first, then the full frame."""
+        """The followed face's detection box near `box`: ROI first, then the full frame, then
+        the CNN detector around `box`."""
         self._since = 0
         found = nearest_box(self._detect_roi(frame, box), box, _MATCH_TRACKING)
         if found is None:
             found = nearest_box(self._detect_full(frame), box, _MATCH_TRACKING)
+        if found is None and self.cfg.turned:
+            found = nearest_box(self._detect_turned_roi(frame, box), box, _MATCH_TRACKING)
         return found
 
     def _acquire(self, frame: np.ndarray) -> np.ndarray | None:
         boxes = self._detect_full(frame)
+        if self.cfg.turned and (len(boxes) == 0 or boxes[:, 4].max() < WEAK_HOG_SCORE):
+            turned = self._search_turned(frame)
+            boxes = turned if len(turned) else boxes
         if self._last_box is None:
             order = np.argsort(-(boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))
             box = boxes[order[self.cfg.face], :4] if self.cfg.face < len(boxes) else None
@@ -192,7 +222,26 @@ class FaceTracker:
         if box is None:
             return None
         self._since = 0
-        return self.backend.landmarks(frame, box)
+        return self._fit(frame, box)
+
+    def _search_turned(self, frame: np.ndarray) -> np.ndarray:
+        """CNN detection while no face is followed: near the last face after a short loss,
+        else on the whole frame, at most every `_TURNED_EVERY` frames."""
+        if self._last_box is not None and self._missed <= self.cfg.max_gap:
+            return self._detect_turned_roi(frame, self._last_box)
+        if self._turned_wait > 0:
+            self._turned_wait -= 1
+            return np.zeros((0, 5), np.float32)
+        self._turned_wait = _TURNED_EVERY - 1
+        self.stats["turned_detections"] += 1
+        return self.backend.detect_turned(frame, max_side=self.cfg.turned_size)
+
+    def _detect_turned_roi(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray:
+        self.stats["turned_detections"] += 1
+        roi, scale, origin = roi_image(frame, box)
+        boxes = self.backend.detect_turned(roi, max_side=max(roi.shape[:2]))
+        boxes[:, :4] = boxes[:, :4] / scale + np.tile(origin, 2)
+        return boxes
 
     def _detect_roi(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray:
         self.stats["roi_detections"] += 1
