@@ -138,6 +138,8 @@ def _print_summary(results) -> None:
             continue
         face = f"{100 * s.face_frames / max(s.frames, 1):.0f}%"
         status = "ok" if s.frames >= s.expected_frames else f"[yellow]ok, {s.frames}/{s.expected_frames} frames read[/]"
+        if s.turned_frames:
+            status += f" [yellow](faded on {s.turned_frames} frames: head turned)[/]"
         table.add_row(src.name, Path(s.output).name, str(s.frames), face, str(s.edited_frames),
                       f"{s.fps:.1f}", status)
     console.print(table)

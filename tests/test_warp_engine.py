@@ -74,7 +74,10 @@ def test_tps_interpolates_and_reproduces_affine():
 @pytest.mark.parametrize("emotion", [e for e in EMOTIONS if e != "neutral"])
 def test_flow_moves_landmarks_to_targets(emotion):
     eng, lmk, out = _engine_out(emotion, 1.0)
-    moved = target_landmarks(lmk.double(), eng.prototypes[emotion].double(), torch.ones(1, dtype=torch.float64))[0]
+    from stccl.edit.warp import views
+
+    moved = target_landmarks(lmk.double(), eng.prototypes[emotion].double(), torch.ones(1, dtype=torch.float64),
+                             views(lmk.double()))[0]
     flow = out.flow[0]
     errors = []
     for p, q in zip(lmk[0], moved.float()):
@@ -155,3 +158,46 @@ def test_refit_recovers_a_known_displacement_despite_speech(tmp_path):
     assert got[48, 1] == pytest.approx(-0.1, abs=0.01) and got[54, 1] == pytest.approx(-0.1, abs=0.01)
     assert got[17:27, 1] == pytest.approx(-0.05, abs=0.01)
     assert load_prototypes(protos)["happy"].shape == (68, 2)
+
+
+def test_inner_lip_contour_opening_kept_between_landmarks():
+    """Points a third and two thirds along each inner-lip segment, upper and lower, are moved
+    together: the warp keeps the opening along the whole contour, not only at landmarks."""
+    from stccl.edit.warp import inner_lip_contour, views
+
+    eng = WarpEngine()
+    lmk = torch.tensor(mean_face(0.04), dtype=torch.float64)[None]
+    for emotion in ("happy", "sad", "disgusted"):
+        moved = target_landmarks(lmk, eng.prototypes[emotion].double(), torch.ones(1, dtype=torch.float64), views(lmk))
+        src, dst = inner_lip_contour(lmk)[0], inner_lip_contour(moved)[0]
+        k = len(src) // 2  # upper contour, then lower, at the same fractions
+        assert torch.allclose(dst[:k] - dst[k:], src[:k] - src[k:], atol=1e-9)
+        out = eng(torch.rand(1, 3, S, S), lmk.float(), emotion, torch.ones(1))
+        errors = []
+        for q, p in zip(dst.float(), src.float()):
+            x, y = q.round().long().clamp(0, S - 1)  # read at the rounded pixel, as above
+            errors.append((q + out.flow[0][:, y, x] - p).norm().item())
+        assert np.mean(errors) < 0.75 and np.max(errors) < 2.0, errors
+
+
+def test_turned_head_foreshortens_the_prototype():
+    """On a face turned 40 degrees, sideways moves shrink by about cos(40) relative to vertical
+    ones, as the camera sees them; frontal, the view is the identity."""
+
+    from stccl.edit.warp import views
+    from stccl.face.pose import MEAN_FACE
+
+    def seen(yaw):
+        r = np.radians(yaw)
+        R = np.array([[np.cos(r), 0, -np.sin(r)], [0, 1, 0], [np.sin(r), 0, np.cos(r)]])
+        return torch.tensor((MEAN_FACE @ R.T)[:, :2] * 60 + 128, dtype=torch.float64)[None]
+
+    front, turned = views(seen(0)), views(seen(40))
+    assert torch.allclose(front, torch.eye(2, dtype=torch.float64)[None], atol=0.03)
+    d = torch.tensor([1.0, 1.0], dtype=torch.float64)
+    iod = lambda p: (p[0, 42:48].mean(0) - p[0, 36:42].mean(0)).norm()  # noqa: E731
+    for view, pts in ((front, seen(0)), (turned, seen(40))):
+        move = (view[0] @ d) * iod(pts)
+        ratio = float(move[0] / move[1])
+        expected = 1.0 if view is front else np.cos(np.radians(40))
+        assert ratio == pytest.approx(expected, abs=0.08), ratio

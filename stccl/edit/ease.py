@@ -1,7 +1,8 @@
 """Per-frame intensity factors that ease in and out, so that nothing pops.
 
-The factor ramps down to 0 before a face gap and back up after it, and ramps at the edges of
-the --start/--end window. Knowing that a gap is coming needs `ramp` frames of look-ahead, so
+The factor ramps down to 0 before a face gap and back up after it, ramps at the edges of
+the --start/--end window, and fades out where the head turns too far from frontal for a
+frontal expression (yaw beyond 35 degrees or pitch beyond 25, gone at 55 and 40). Knowing that a gap is coming needs `ramp` frames of look-ahead, so
 `EaseBuffer` holds that many frames (memory stays constant).
 """
 
@@ -31,6 +32,21 @@ def window_factor(index: int, first: int | None, last: int | None, ramp: int) ->
     d_in = math.inf if first is None else index - first + 1
     d_out = math.inf if last is None else last - index + 1
     return ramp_factor(min(d_in, d_out), ramp)
+
+
+# |yaw| and |pitch| (degrees) where the pose fade starts and where the edit is gone
+YAW_FADE = (35.0, 55.0)
+PITCH_FADE = (25.0, 40.0)
+
+
+def pose_factor(yaw: float, pitch: float) -> float:
+    """1 for near-frontal views, smoothly down to 0 for views too turned or tilted."""
+    def fade(angle: float, span: tuple[float, float]) -> float:
+        return 1.0 - smoothstep((abs(angle) - span[0]) / (span[1] - span[0]))
+
+    if not (math.isfinite(yaw) and math.isfinite(pitch)):
+        return 0.0
+    return min(fade(yaw, YAW_FADE), fade(pitch, PITCH_FADE))
 
 
 class EaseBuffer:

@@ -62,9 +62,10 @@ AUS: dict[str, np.ndarray] = {
     # nose wrinkler: nose wings up, inner brows down (the upper-lip lift would change the speech)
     "AU9": _au({(31,): (0.01, -0.05), (32,): (0.0, -0.05), (33,): (0.0, -0.04), (30,): (0.0, -0.02),
                 (21,): (0.02, 0.05), (20,): (0.0, 0.04), (19,): (0.0, 0.02)}),
-    # lip corner puller: corners up and out
-    "AU12": _au({L_CORNER: (-0.07, -0.11), (49, 59): (-0.035, -0.055), (61, 67): (-0.02, -0.03),
-                 (50, 58): (-0.01, -0.02)}),
+    # lip corner puller: corners out and up, along the zygomaticus (~38 degrees above the
+    # horizontal; a steeper pull bends the lips into a U that trackers read as an opened mouth)
+    "AU12": _au({L_CORNER: (-0.09, -0.07), (49, 59): (-0.045, -0.035), (61, 67): (-0.025, -0.02),
+                 (50, 58): (-0.012, -0.01)}),
     # dimpler, one-sided (image-right corner): contempt
     "AU14R": _au({R_CORNER: (0.05, -0.08), (53, 55): (0.025, -0.04), (63, 65): (0.01, -0.02)},
                  mirror=False),

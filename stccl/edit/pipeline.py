@@ -20,7 +20,8 @@ from ..config import EditConfig
 from ..errors import InputError, NoFaceError
 from ..face import FaceStream, transform_landmarks, warp_to_crop
 from ..video import VideoReader, VideoWriter, probe
-from .ease import EaseBuffer, window_factor
+from ..face.pose import head_pose
+from .ease import EaseBuffer, pose_factor, window_factor
 from .engine import Engine
 from .paste import face_mask, paste_change
 
@@ -40,6 +41,7 @@ class EditSummary:
     face_frames: int = 0
     edited_frames: int = 0
     no_face_frames: int = 0
+    turned_frames: int = 0  # frames whose edit was faded because the head is turned or tilted
     expected_frames: int = 0
     seconds: float = 0.0
 
@@ -121,6 +123,11 @@ class _Run:
         for item, factor in eased:
             index = item.face.index
             item.alpha = self.cfg.intensity * factor * window_factor(index, self.first, self.last, self.ramp)
+            if item.alpha > 0 and item.face.landmarks is not None:
+                yaw, pitch, _ = head_pose(item.face.landmarks)
+                view = pose_factor(yaw, pitch)
+                self.summary.turned_frames += int(view < 1.0)
+                item.alpha *= view
             self.batch.append(item)
             if len(self.batch) >= self.cfg.batch:
                 self.flush()

@@ -1,8 +1,9 @@
 """The training-free engine: a landmark-driven thin-plate-spline warp by emotion prototypes.
 
 Each emotion has a displacement prototype for the 68 landmarks (in inter-ocular distances,
-canonical face frame; see weights/PROTOTYPES.md). For every frame the prototype is turned and
-scaled to the face, multiplied by the intensity, and a thin-plate spline through the moved
+canonical face frame; see weights/PROTOTYPES.md). For every frame the prototype is
+foreshortened for the head pose (stccl.face.pose), turned and scaled to the face, multiplied
+by the intensity, and a thin-plate spline through the moved
 landmarks and fixed anchors (jaw, forehead ring, crop border) gives a dense motion field.
 Upper and lower lip points always move together, so the lip opening - the speech - is kept
 exactly, and the jaw never moves.
@@ -22,11 +23,59 @@ from ..emotions import EMOTIONS
 from ..errors import DataError, InputError
 from .engine import EngineOutput
 from .facs import PACKAGED
+from ..face.pose import in_plane, rotation
 from .tps import tps_eval, tps_fit
 
 PROTOTYPES_FILE = "prototypes.json"
 LIP_PAIRS = ((61, 67), (62, 66), (63, 65), (50, 58), (51, 57), (52, 56))
 JAW = range(0, 17)
+# the inner-lip contour, upper and lower, corner to corner; points at the same position along
+# both move together, so the opening is kept along the whole contour, not only at landmarks
+INNER_UPPER = (60, 61, 62, 63, 64)
+INNER_LOWER = (60, 67, 66, 65, 64)
+CONTOUR_STEPS = (1 / 3, 2 / 3)  # extra control points per contour segment
+
+
+def inner_lip_contour(points: torch.Tensor) -> torch.Tensor:
+    """(B,68,2) -> (B,K,2) points between the inner-lip landmarks, upper then lower contour."""
+    out = []
+    for chain in (INNER_UPPER, INNER_LOWER):
+        for a, b in zip(chain[:-1], chain[1:]):
+            for t in CONTOUR_STEPS:
+                out.append(points[:, a] + t * (points[:, b] - points[:, a]))
+    return torch.stack(out, 1)
+
+
+OUTER_UPPER = (48, 49, 50, 51, 52, 53, 54)
+OUTER_LOWER = (48, 59, 58, 57, 56, 55, 54)
+BAND_COLUMNS = 9  # columns of control points across the mouth
+BAND_MARGIN = 0.12  # how far the band reaches above and below the outer lips (IOD)
+
+
+def lip_band(points: torch.Tensor, moved: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Control points in columns across the mouth, (B,2K,2) before and after the move.
+
+    Each column holds a point above the upper lip and one below the lower lip, both moved like
+    the lips at that place along the mouth. With the lip landmarks between them, the motion
+    is then the same from the top of the mouth to its bottom: pixels of the lips move together
+    wherever the lips really are, even where a landmark is off by a few pixels, so the opening
+    the speech made is kept."""
+    left, right = points[:, 36:42].mean(1), points[:, 42:48].mean(1)
+    iod = (right - left).norm(dim=-1, keepdim=True)
+    up = (left + right) / 2 - points[:, 48:68].mean(1)
+    up = up / up.norm(dim=-1, keepdim=True)
+    tops, bottoms, moves = [], [], []
+    upper, lower = list(OUTER_UPPER), list(OUTER_LOWER)
+    for t in torch.linspace(0, len(upper) - 1, BAND_COLUMNS + 2)[1:-1].tolist():
+        k, f = int(t), t - int(t)
+        at = lambda idx, p: p[:, idx[k]] + f * (p[:, idx[k + 1]] - p[:, idx[k]])  # noqa: E731
+        move = (at(upper, moved) - at(upper, points) + at(lower, moved) - at(lower, points)) / 2
+        tops.append(at(upper, points) + BAND_MARGIN * iod * up)
+        bottoms.append(at(lower, points) - BAND_MARGIN * iod * up)
+        moves.append(move)
+    before = torch.stack(tops + bottoms, 1)
+    after = before + torch.stack(moves + moves, 1)
+    return before, after
 
 
 def find_prototypes(explicit: str | Path | None = None) -> Path:
@@ -72,15 +121,28 @@ def constrain(d: np.ndarray) -> np.ndarray:
 
 
 def target_landmarks(landmarks: torch.Tensor, displacement: torch.Tensor,
-                     intensity: torch.Tensor) -> torch.Tensor:
-    """(B,68,2) crop px + (68,2) IOD-unit prototype x (B,) intensity -> moved (B,68,2)."""
+                     intensity: torch.Tensor, view: torch.Tensor | None = None) -> torch.Tensor:
+    """(B,68,2) crop px + (68,2) IOD-unit prototype x (B,) intensity -> moved (B,68,2).
+
+    `view` (B,2,2) foreshortens the prototype for a turned head (`stccl.face.pose.in_plane`:
+    the face plane seen from the camera, eye axis to unit x); None = frontal (identity).
+    The result is turned to the eye line and scaled by the inter-ocular distance.
+    """
     left, right = landmarks[:, 36:42].mean(1), landmarks[:, 42:48].mean(1)
     eye = right - left
     iod = eye.norm(dim=-1, keepdim=True)
     c, s = (eye / iod).unbind(-1)
     rot = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)  # (B,2,2)
+    if view is not None:
+        rot = rot @ view.to(landmarks)
     d = torch.einsum("bij,nj->bni", rot, displacement.to(landmarks))
     return landmarks + d * (iod * intensity[:, None])[:, :, None]
+
+
+def views(landmarks: torch.Tensor) -> torch.Tensor:
+    """(B,68,2) -> (B,2,2) foreshortening of the face plane for each frame's head pose."""
+    pts = landmarks.detach().cpu().double().numpy()
+    return torch.tensor(np.stack([in_plane(rotation(p)) for p in pts]))
 
 
 def anchors(landmarks: torch.Tensor, size: int, per_side: int = 16) -> torch.Tensor:
@@ -128,10 +190,11 @@ class WarpEngine:
         size = h
         lmk = landmarks.to(self.device, torch.float64)
         moved = target_landmarks(lmk, self.prototypes[emotion].double(),
-                                 intensity.to(self.device, torch.float64))
+                                 intensity.to(self.device, torch.float64), views(lmk))
         fixed = anchors(lmk, size)
-        src = torch.cat([lmk, fixed], 1)
-        dst = torch.cat([moved, fixed], 1)
+        band_src, band_dst = lip_band(lmk, moved)
+        src = torch.cat([lmk, inner_lip_contour(lmk), band_src, fixed], 1)
+        dst = torch.cat([moved, inner_lip_contour(moved), band_dst, fixed], 1)
         scale = (size - 1) / 2
         centers = dst / scale - 1
         weights, affine = tps_fit(centers, (src - dst) / scale, reg=1e-4)

@@ -1,0 +1,102 @@
+"""Head pose (yaw, pitch, roll) from 68 landmarks, by fitting a 3D mean face with cv2.solvePnP.
+
+The mean face is in inter-ocular distances (IOD), x to the image right, y down, z away from
+the camera. Its x and y are the mean frontal shape of the shared MEAD front-view takes read by
+the dlib predictor, made left-right symmetric; its depths are anthropometric estimates made
+here (nose tip 0.45 IOD in front of the eye corners, the jaw's ends 0.75 behind), so angles
+are approximate (a few degrees), enough to foreshorten an edit and to tell when a view is too
+far from frontal for it.
+
+Angles are in degrees: yaw > 0 when the face turns towards the image's right, pitch > 0 when
+it tilts up, roll > 0 when it turns clockwise in the image.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+_XY = np.array([
+    [-1.13, 0.11], [-1.11, 0.42], [-1.06, 0.72], [-1.0, 1.02], [-0.91, 1.29], [-0.75, 1.53],
+    [-0.53, 1.72], [-0.29, 1.88], [0.0, 1.93], [0.29, 1.88], [0.53, 1.72], [0.75, 1.53],
+    [0.91, 1.29], [1.0, 1.02], [1.06, 0.72], [1.11, 0.42], [1.13, 0.11],  # jaw 0-16
+    [-0.95, -0.1], [-0.82, -0.27], [-0.6, -0.34], [-0.37, -0.31], [-0.15, -0.23],
+    [0.15, -0.23], [0.37, -0.31], [0.6, -0.34], [0.82, -0.27], [0.95, -0.1],  # brows 17-26
+    [0.0, -0.04], [0.0, 0.14], [0.0, 0.31], [0.0, 0.49],  # nose bridge 27-30
+    [-0.23, 0.66], [-0.12, 0.69], [0.0, 0.72], [0.12, 0.69], [0.23, 0.66],  # nostrils 31-35
+    [-0.7, 0.02], [-0.57, -0.07], [-0.43, -0.07], [-0.3, 0.03], [-0.43, 0.05], [-0.58, 0.05],
+    [0.3, 0.03], [0.43, -0.07], [0.57, -0.07], [0.7, 0.02], [0.58, 0.05], [0.43, 0.05],  # eyes
+    [-0.42, 1.14], [-0.28, 1.0], [-0.11, 0.94], [0.0, 0.97], [0.11, 0.94], [0.28, 1.0],
+    [0.42, 1.14], [0.28, 1.3], [0.13, 1.37], [0.0, 1.39], [-0.13, 1.37], [-0.28, 1.3],  # outer lip
+    [-0.34, 1.13], [-0.11, 1.05], [0.0, 1.06], [0.11, 1.05], [0.34, 1.13], [0.12, 1.21],
+    [0.0, 1.23], [-0.12, 1.21],  # inner lip 60-67
+])
+_JAW_Z = [-0.12 + 0.85 * (abs(k - 8) / 8) ** 1.8 for k in range(17)]
+_Z = np.array(_JAW_Z + [
+    0.2, 0.08, -0.02, -0.08, -0.1, -0.1, -0.08, -0.02, 0.08, 0.2,  # brows
+    0.0, -0.12, -0.25, -0.45,  # nose bridge
+    -0.15, -0.25, -0.3, -0.25, -0.15,  # nostrils
+    0.15, 0.05, 0.03, 0.08, 0.07, 0.08, 0.08, 0.03, 0.05, 0.15, 0.08, 0.07,  # eyes
+    0.05, -0.15, -0.22, -0.25, -0.22, -0.15, 0.05, -0.12, -0.18, -0.2, -0.18, -0.12,  # outer lip
+    0.03, -0.15, -0.18, -0.15, 0.03, -0.13, -0.16, -0.13,  # inner lip
+])
+MEAN_FACE = np.column_stack([_XY, _Z])  # (68, 3)
+
+# points that do not move with speech or expression much: upper jaw, nose, eye corners
+POSE_POINTS = np.r_[0:4, 13:17, 27:36, 36, 39, 42, 45]
+
+
+def head_pose(landmarks: np.ndarray) -> np.ndarray:
+    """(..., 68, 2) image landmarks -> (..., 3) yaw, pitch, roll in degrees (NaN where the
+    landmarks are not finite)."""
+    lmk = np.asarray(landmarks, np.float64)
+    flat = lmk.reshape(-1, 68, 2)
+    out = np.full((len(flat), 3), np.nan)
+    for i, pts in enumerate(flat):
+        if np.all(np.isfinite(pts)):
+            out[i] = angles(rotation(pts))
+    return out.reshape(lmk.shape[:-2] + (3,))
+
+
+def rotation(pts: np.ndarray) -> np.ndarray:
+    """(3, 3) rotation of the mean face (model -> camera) that best explains (68, 2) `pts`.
+
+    The camera is nearly orthographic (focal length 10 face widths): the scene depth of a face
+    is small next to its distance, and the focal length of the video is unknown."""
+    obj = MEAN_FACE[POSE_POINTS]
+    img = np.ascontiguousarray(pts[POSE_POINTS], np.float64)
+    width = float(np.ptp(pts[:, 0])) or 1.0
+    centre = img.mean(0)
+    f = 10.0 * width
+    camera = np.array([[f, 0, centre[0]], [0, f, centre[1]], [0, 0, 1]])
+    # start frontal, at the distance that gives the face its size in the image
+    iod = max(np.linalg.norm(pts[36:42].mean(0) - pts[42:48].mean(0)), 1e-3)
+    tvec = np.array([[0.0], [0.0], [f / iod]])
+    rvec = np.zeros((3, 1))
+    ok, rvec, _ = cv2.solvePnP(obj, img, camera, None, rvec, tvec, True, cv2.SOLVEPNP_ITERATIVE)
+    if not ok:
+        return np.eye(3)
+    return cv2.Rodrigues(rvec)[0]
+
+
+def angles(R: np.ndarray) -> np.ndarray:
+    """yaw, pitch, roll (degrees) of a model -> camera rotation R = Rz(roll) Rx(pitch) Ry(yaw)."""
+    roll = np.arctan2(-R[0, 1], R[1, 1])  # the face's up axis, seen in the image
+    c, s = np.cos(roll), np.sin(roll)
+    unrolled = np.array([[c, s, 0], [-s, c, 0], [0, 0, 1]]) @ R
+    toward = -unrolled[:, 2]  # where the face points (x right, y down, z away)
+    yaw = np.arcsin(np.clip(toward[0], -1, 1))
+    pitch = np.arctan2(-toward[1], -toward[2])
+    return np.degrees([yaw, pitch, roll])
+
+
+def in_plane(R: np.ndarray) -> np.ndarray:
+    """(2, 2) map of a displacement in the face's plane (x right, y down, IOD units) to the
+    image, for a face of rotation R: the 2D part of R, rotated and scaled so that the eye
+    axis maps to a unit vector. Frontal, it is the identity turned by the roll."""
+    A = R[:2, :2]
+    eye = A[:, 0]
+    n = max(float(np.linalg.norm(eye)), 1e-6)
+    c, s = eye / n
+    unroll = np.array([[c, s], [-s, c]])
+    return unroll @ A / n
