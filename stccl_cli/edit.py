@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from stccl.config import EditConfig
@@ -138,8 +139,10 @@ def _print_summary(results) -> None:
             continue
         face = f"{100 * s.face_frames / max(s.frames, 1):.0f}%"
         status = "ok" if s.frames >= s.expected_frames else f"[yellow]ok, {s.frames}/{s.expected_frames} frames read[/]"
-        if s.turned_frames:
-            status += f" [yellow](faded on {s.turned_frames} frames: head turned)[/]"
         table.add_row(src.name, Path(s.output).name, str(s.frames), face, str(s.edited_frames),
                       f"{s.fps:.1f}", status)
     console.print(table)
+    for src, err, s in results:
+        if not err and s.turned_frames:
+            console.print(f"[yellow]note[/]: {escape(src.name)}: the edit faded on {s.turned_frames} of "
+                          f"{s.frames} frames, where the head is turned too far for it", highlight=False)

@@ -74,3 +74,47 @@ def w009_metric(mead_pairs_prep, tmp_path_factory) -> Path:
                    "train.checkpoint_every": RETRIEVAL_STEPS, "data.val_actors": ["M030"],
                    "data.val_pairs": 4})
     return out
+
+
+@pytest.fixture(scope="session")
+def dlib_backend():
+    from stccl.face import make_backend
+
+    return make_backend("dlib")
+
+
+@pytest.fixture(scope="session")
+def warp_editor():
+    from stccl import Editor
+
+    return Editor(engine="warp")
+
+
+@pytest.fixture(scope="session")
+def edit_clips(shared_data, tmp_path_factory) -> dict[str, Path]:
+    """tests/edit_clips.EDIT_CLIPS, cut once per session to the seconds kept (H.264 + AAC)."""
+    import subprocess
+
+    from edit_clips import EDIT_CLIPS
+
+    from stccl.video import ffmpeg_exe
+
+    tmp = tmp_path_factory.mktemp("edit_clips")
+    out = {}
+    for key, (rel, seconds) in EDIT_CLIPS.items():
+        if seconds is None:
+            out[key] = shared_data / rel
+            continue
+        out[key] = tmp / f"{key}.mp4"
+        subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(shared_data / rel),
+                        "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-crf", "16",
+                        "-c:a", "aac", str(out[key])], check=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def fresh_inputs(edit_clips, dlib_backend) -> dict:
+    """Landmarks of each edit clip read afresh on every frame (stccl.face.fresh), once."""
+    from stccl.face.fresh import read_landmarks
+
+    return {key: read_landmarks(path, dlib_backend) for key, path in edit_clips.items()}

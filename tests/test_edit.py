@@ -15,22 +15,12 @@ from stccl_cli.main import app
 
 runner = CliRunner()
 
-# (shared clip, seconds kept for the test): MEAD 1080p, LRS3 224², wild 480²/512², 1280x720
-CLIPS = {
-    "mead1080": ("mead/M003_level_1_happy_024.mp4", 1.6),
-    "lrs3": ("wild/OzA6jRYjVQs_00004.mp4", None),
-    "wild480": ("wild/d20.mp4", 1.6),
-    "wild512": ("wild/d12.mp4", 1.6),
-    "hd720": ("wild/s18.mp4", 1.6),
-}
+# the edit clips of the session (conftest.edit_clips) under the names these tests use
+CLIPS = {"mead1080": "M003", "lrs3": "OzA6", "wild480": "d20", "wild512": "d12", "hd720": "s18"}
 
-
-# emotion -> (measure, sign): the measure must move that way between input and output
+# Happy, sad, angry and surprised are read back on every shared clip in test_edit_readback.
+# Here the other emotions: emotion -> (measure, sign), the measure must move that way.
 EXPECT = {
-    "happy": [("lip_corner_lift", +1)],
-    "sad": [("lip_corner_lift", -1), ("inner_brow_raise", +1)],
-    "angry": [("brow_raise", -1)],
-    "surprised": [("brow_raise", +1)],
     "fear": [("inner_brow_raise", +1)],
     "disgusted": [("lip_corner_lift", -1)],
 }
@@ -50,23 +40,13 @@ def _sha(p):
 
 
 @pytest.fixture(scope="module")
-def clips(shared_data, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("clips")
-    out = {}
-    for key, (rel, seconds) in CLIPS.items():
-        if seconds is None:
-            out[key] = shared_data / rel
-            continue
-        dst = tmp / f"{key}.mp4"
-        _ffmpeg("-i", shared_data / rel, "-t", seconds, "-c:v", "libx264", "-preset", "ultrafast",
-                "-crf", "16", "-c:a", "aac", dst)
-        out[key] = dst
-    return out
+def clips(edit_clips):
+    return {name: edit_clips[key] for name, key in CLIPS.items()}
 
 
 @pytest.fixture(scope="module")
-def editor():
-    return Editor(engine="warp")
+def editor(warp_editor):
+    return warp_editor
 
 
 @pytest.fixture(scope="module")
@@ -86,18 +66,10 @@ def _assert_speech_kept(a, b):
         assert float(np.corrcoef(ma, mb)[0, 1]) >= 0.9
 
 
-# The one combination that misses: d12 (glasses) edited to disgusted reads a mouth-opening
-# correlation of 0.85 with the dlib tracker, though the opening is kept at the landmark level
-# (test_warp_engine) and looks kept frame by frame. strict: it must start failing if fixed.
-KNOWN_MISS = {("wild512", "disgusted"): "d12 disgusted: the tracker reads mouth corr 0.85 < 0.9"}
-
-
 def _cases():
     for emotion in list(EXPECT) + ["contempt"]:
         for key in CLIPS:
-            why = KNOWN_MISS.get((key, emotion))
-            marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
-            yield pytest.param(key, emotion, marks=marks, id=f"{emotion}-{key}")
+            yield pytest.param(key, emotion, id=f"{emotion}-{key}")
 
 
 @pytest.mark.parametrize(("key", "emotion"), list(_cases()))

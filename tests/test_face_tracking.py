@@ -46,6 +46,7 @@ def test_real_clip_tracked_with_few_detections(mead_track, mead_frames):
     assert stats["frames"] == n
     assert stats["detections"] <= max(2, n // 10)  # full-frame detections
     assert stats["roi_detections"] <= n // 5
+    assert stats["turned_detections"] == 0  # HOG found this face: the CNN never ran
     assert all(lmk.shape == (68, 2) and np.isfinite(lmk).all() for lmk in track if lmk is not None)
 
 
@@ -124,3 +125,39 @@ def test_box_helpers():
     pts = np.array([[0, 0], [100, 0], [50, 120.0]])
     box = box_from_landmarks(pts)
     assert box[2] - box[0] == pytest.approx(box[3] - box[1])  # square
+
+
+def test_turned_face_found_by_the_cnn_only_where_hog_fails(backend, shared_data):
+    """0Fi83BHQsMA starts in profile: HOG alone followed a false box on the chin for 22 of its
+    41 frames (68% found). The CNN runs on few frames, and with it the face is found."""
+    frames = read_frames(shared_data / "wild" / "0Fi83BHQsMA_00002.mp4")
+    tracker = FaceTracker(backend, TrackConfig())
+    found = [tracker(f) is not None for f in frames]
+    assert np.mean(found) >= 0.95
+    assert 0 < tracker.stats["turned_detections"] <= len(frames) // 5
+    hog_only = FaceTracker(backend, TrackConfig(turned=False))
+    assert np.mean([hog_only(f) is not None for f in frames]) < 0.8
+
+
+def test_drifted_fit_is_replaced_at_the_next_check(backend, mead_frames, mead_track):
+    """A fit pushed 0.3 IOD off the face comes back at the next detection check."""
+    track, _ = mead_track
+    tracker = FaceTracker(backend, TrackConfig(detect_every=5))
+    for f in mead_frames[:3]:
+        tracker(f)
+    iod = np.linalg.norm(track[2][36:42].mean(0) - track[2][42:48].mean(0))
+    tracker._lmk = tracker._lmk + np.float32(0.3 * iod)  # the followed fit slid down and right
+    tracker._since = tracker.cfg.detect_every - 1  # the next frame is a check
+    got = tracker(mead_frames[3])
+    assert np.abs(got - track[3]).mean() < 0.05 * iod
+    assert tracker.stats["refits"] + tracker.stats["detections"] >= 1
+
+
+def test_fresh_reading_carries_nothing_over(backend, mead_frames):
+    from stccl.face.fresh import fresh_landmarks
+
+    black = np.zeros_like(mead_frames[0])
+    assert fresh_landmarks(black, backend) is None
+    a = fresh_landmarks(mead_frames[10], backend)
+    fresh_landmarks(black, backend)
+    assert np.array_equal(fresh_landmarks(mead_frames[10], backend), a)  # same frame, same fit

@@ -23,7 +23,7 @@ from ..emotions import EMOTIONS
 from ..errors import DataError, InputError
 from .engine import EngineOutput
 from .facs import PACKAGED
-from ..face.pose import in_plane, rotation
+from ..face.pose import in_plane, rotations
 from .tps import tps_eval, tps_fit
 
 PROTOTYPES_FILE = "prototypes.json"
@@ -142,10 +142,10 @@ def target_landmarks(landmarks: torch.Tensor, displacement: torch.Tensor,
 def views(landmarks: torch.Tensor) -> torch.Tensor:
     """(B,68,2) -> (B,2,2) foreshortening of the face plane for each frame's head pose."""
     pts = landmarks.detach().cpu().double().numpy()
-    return torch.tensor(np.stack([in_plane(rotation(p)) for p in pts]))
+    return torch.tensor(np.stack([in_plane(R) for R in rotations(pts)]))
 
 
-def anchors(landmarks: torch.Tensor, size: int, per_side: int = 16) -> torch.Tensor:
+def anchors(landmarks: torch.Tensor, size: int, per_side: int = 8) -> torch.Tensor:
     """Fixed points (B,K,2): the brows lifted 0.6 IOD (a forehead ring) and the crop border."""
     left, right = landmarks[:, 36:42].mean(1), landmarks[:, 42:48].mean(1)
     iod = (right - left).norm(dim=-1, keepdim=True)

@@ -1,4 +1,4 @@
-"""Head pose (yaw, pitch, roll) from 68 landmarks, by fitting a 3D mean face with cv2.solvePnP.
+"""Head pose (yaw, pitch, roll) from 68 landmarks, by fitting a 3D mean face to them.
 
 The mean face is in inter-ocular distances (IOD), x to the image right, y down, z away from
 the camera. Its x and y are the mean frontal shape of the shared MEAD front-view takes read by
@@ -13,7 +13,6 @@ it tilts up, roll > 0 when it turns clockwise in the image.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 _XY = np.array([
@@ -52,31 +51,38 @@ def head_pose(landmarks: np.ndarray) -> np.ndarray:
     lmk = np.asarray(landmarks, np.float64)
     flat = lmk.reshape(-1, 68, 2)
     out = np.full((len(flat), 3), np.nan)
-    for i, pts in enumerate(flat):
-        if np.all(np.isfinite(pts)):
-            out[i] = angles(rotation(pts))
+    ok = np.isfinite(flat).all((1, 2))
+    if ok.any():
+        out[ok] = np.stack([angles(R) for R in rotations(flat[ok])])
     return out.reshape(lmk.shape[:-2] + (3,))
 
 
-def rotation(pts: np.ndarray) -> np.ndarray:
-    """(3, 3) rotation of the mean face (model -> camera) that best explains (68, 2) `pts`.
+_MODEL = MEAN_FACE[POSE_POINTS] - MEAN_FACE[POSE_POINTS].mean(0)
+_SOLVE = np.linalg.pinv(_MODEL)  # (3, K): least squares of image = model @ A
 
-    The camera is nearly orthographic (focal length 10 face widths): the scene depth of a face
-    is small next to its distance, and the focal length of the video is unknown."""
-    obj = MEAN_FACE[POSE_POINTS]
-    img = np.ascontiguousarray(pts[POSE_POINTS], np.float64)
-    width = float(np.ptp(pts[:, 0])) or 1.0
-    centre = img.mean(0)
-    f = 10.0 * width
-    camera = np.array([[f, 0, centre[0]], [0, f, centre[1]], [0, 0, 1]])
-    # start frontal, at the distance that gives the face its size in the image
-    iod = max(np.linalg.norm(pts[36:42].mean(0) - pts[42:48].mean(0)), 1e-3)
-    tvec = np.array([[0.0], [0.0], [f / iod]])
-    rvec = np.zeros((3, 1))
-    ok, rvec, _ = cv2.solvePnP(obj, img, camera, None, rvec, tvec, True, cv2.SOLVEPNP_ITERATIVE)
-    if not ok:
-        return np.eye(3)
-    return cv2.Rodrigues(rvec)[0]
+
+def rotations(pts: np.ndarray) -> np.ndarray:
+    """(B, 68, 2) -> (B, 3, 3) rotations of the mean face (model -> camera).
+
+    A scaled orthographic camera, fitted in closed form: the face's depth is small next to its
+    distance, and a video's focal length is unknown. The least-squares affine map from the
+    model's points to the image's gives two rows of a scaled rotation; they are normalised,
+    made orthogonal (symmetrically), and the third row is their cross product."""
+    img = pts[:, POSE_POINTS] - pts[:, POSE_POINTS].mean(1, keepdims=True)
+    A = np.einsum("mk,bkc->bcm", _SOLVE, img)  # (B, 2, 3): image = A @ model
+    r1 = A[:, 0] / np.linalg.norm(A[:, 0], axis=-1, keepdims=True)
+    r2 = A[:, 1] / np.linalg.norm(A[:, 1], axis=-1, keepdims=True)
+    mid = r1 + r2
+    mid /= np.linalg.norm(mid, axis=-1, keepdims=True)
+    across = np.cross(np.cross(r1, r2), mid)  # in the rows' plane, perpendicular to mid
+    across /= np.linalg.norm(across, axis=-1, keepdims=True)
+    r1, r2 = (mid - across) / np.sqrt(2), (mid + across) / np.sqrt(2)
+    return np.stack([r1, r2, np.cross(r1, r2)], 1)
+
+
+def rotation(pts: np.ndarray) -> np.ndarray:
+    """(68, 2) -> (3, 3): `rotations` of one face."""
+    return rotations(np.asarray(pts, np.float64)[None])[0]
 
 
 def angles(R: np.ndarray) -> np.ndarray:

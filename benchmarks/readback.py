@@ -1,0 +1,85 @@
+"""Every shared clip edited to each emotion with the default (warp) engine, and read back afresh
+on every frame (stccl.eval.readback): faces found, lips kept, expression moved.
+
+    python -m benchmarks.readback [--emotions happy,sad,angry,surprised] [--seconds 0] [--json F]
+                                  [--keep DIR]
+
+`--seconds N` edits only each clip's first N seconds (0 = whole clips); `--keep DIR` keeps the
+inputs and outputs there (for a second reader: benchmarks/facemesh_readback.py). Prints one
+markdown table, the one in docs/edit.md. Needs ../shared/data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from stccl import Editor
+from stccl.edit.warp import load_prototypes
+from stccl.eval.readback import faces_found, lips_kept, read_back
+from stccl.face import make_backend
+from stccl.face.fresh import read_landmarks
+from stccl.video import ffmpeg_exe
+
+from .common import SHARED, shared_clip
+
+CLIPS = ["mead/M003_level_1_happy_024.mp4", "mead/M026_level_3_disgusted_018.mp4",
+         "mead/M030_level_3_angry_016.mp4", "mead/W015_level_1_neutral_030.mp4",
+         "mead/W036_level_3_happy_007.mp4", "wild/0Fi83BHQsMA_00002.mp4",
+         "wild/OzA6jRYjVQs_00004.mp4", "wild/d12.mp4", "wild/d20.mp4", "wild/s18.mp4"]
+
+
+def cut(src: Path, seconds: float, dst: Path) -> Path:
+    if not seconds:
+        return src
+    subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(src), "-t", str(seconds),
+                    "-c:v", "libx264", "-preset", "ultrafast", "-crf", "16", "-c:a", "aac", str(dst)],
+                   check=True)
+    return dst
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--emotions", default="happy,sad,angry,surprised")
+    ap.add_argument("--seconds", type=float, default=0.0)
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--keep", type=Path)
+    args = ap.parse_args(argv)
+    emotions = args.emotions.split(",")
+    backend, editor, protos = make_backend("dlib"), Editor(engine="warp"), load_prototypes()
+    rows = []
+    print("| clip | emotion | faces in/out | mouth std | mouth corr | mouth dev | lips kept | expr shift ratio | expr cos | turned frames |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        for rel in CLIPS:
+            src = cut(shared_clip(rel), args.seconds, folder / Path(rel).name)
+            lmk = read_landmarks(src, backend)
+            for emotion in ["same", *emotions]:
+                # "same": an unchanged re-encode (intensity 0), the reader's own floor
+                out = folder / f"{Path(rel).stem}.{emotion}.mp4"
+                s = editor.edit(src, emotion="happy" if emotion == "same" else emotion, out=out,
+                                overwrite=True, intensity=0.0 if emotion == "same" else None)
+                fig = read_back(lmk, out, protos.get(emotion), backend)
+                fig.update(clip=rel, emotion=emotion, kept=lips_kept(fig), turned=s.turned_frames,
+                           frames=s.frames, faces_in=faces_found(lmk))
+                rows.append(fig)
+                print(f"| {Path(rel).stem} | {emotion} | {fig['faces_in']:.2f}/{fig['faces_out']:.2f} | "
+                      f"{fig['mouth_std']:.3f} | {fig['mouth_corr']:.3f} | {fig['mouth_dev']:.3f} | "
+                      f"{'yes' if fig['kept'] else 'NO'} | {fig['expr_shift_ratio']:.2f} | "
+                      f"{fig['expr_cos']:.2f} | {s.turned_frames}/{s.frames} |", flush=True)
+    edits = [r for r in rows if r["emotion"] != "same"]
+    kept = sum(r["kept"] for r in edits)
+    print(f"\nlips kept on {kept}/{len(edits)} edits; clips from {SHARED}")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
