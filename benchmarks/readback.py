@@ -33,7 +33,8 @@ CLIPS = ["mead/M003_level_1_happy_024.mp4", "mead/M026_level_3_disgusted_018.mp4
          "wild/OzA6jRYjVQs_00004.mp4", "wild/d12.mp4", "wild/d20.mp4", "wild/s18.mp4"]
 
 
-def cut(src: Path, seconds: float, dst: Path) -> Path:
+def cut(src: Path, seconds: float | None, dst: Path) -> Path:
+    """The first `seconds` of `src` re-encoded to `dst` (H.264 + AAC); `src` itself for 0/None."""
     if not seconds:
         return src
     subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(src), "-t", str(seconds),

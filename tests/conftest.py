@@ -93,23 +93,12 @@ def warp_editor():
 @pytest.fixture(scope="session")
 def edit_clips(shared_data, tmp_path_factory) -> dict[str, Path]:
     """tests/edit_clips.EDIT_CLIPS, cut once per session to the seconds kept (H.264 + AAC)."""
-    import subprocess
-
+    from benchmarks.readback import cut
     from edit_clips import EDIT_CLIPS
 
-    from stccl.video import ffmpeg_exe
-
     tmp = tmp_path_factory.mktemp("edit_clips")
-    out = {}
-    for key, (rel, seconds) in EDIT_CLIPS.items():
-        if seconds is None:
-            out[key] = shared_data / rel
-            continue
-        out[key] = tmp / f"{key}.mp4"
-        subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(shared_data / rel),
-                        "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-crf", "16",
-                        "-c:a", "aac", str(out[key])], check=True)
-    return out
+    return {key: cut(shared_data / rel, seconds, tmp / f"{key}.mp4")
+            for key, (rel, seconds) in EDIT_CLIPS.items()}
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,16 @@
-"""The shared clips the edit tests use (read from ../shared/data, never copied into the repo)."""
+"""The shared clips the edit tests use (read from ../shared/data, never copied into the repo),
+and the checks every edit of them must pass."""
+
+import hashlib
+
+import pytest
+
+from benchmarks.readback import CLIPS
+from stccl.video import probe
 
 # every shared talking-face clip with a full face in view: MEAD 1080p front takes, LRS3 224²
-# faces, 512²/480² phone-style clips, a 1280x720 landscape clip
-SHARED_CLIPS = ("mead/M003_level_1_happy_024.mp4", "mead/M026_level_3_disgusted_018.mp4",
-                "mead/M030_level_3_angry_016.mp4", "mead/W015_level_1_neutral_030.mp4",
-                "mead/W036_level_3_happy_007.mp4", "wild/0Fi83BHQsMA_00002.mp4",
-                "wild/OzA6jRYjVQs_00004.mp4", "wild/d12.mp4", "wild/d20.mp4", "wild/s18.mp4")
+# faces, 512²/480² phone-style clips, a 1280x720 landscape clip (the read-back benchmark's list)
+SHARED_CLIPS = tuple(CLIPS)
 
 # key -> (clip, seconds kept for the edit tests; None = whole clip)
 EDIT_CLIPS = {
@@ -14,3 +19,19 @@ EDIT_CLIPS = {
     "0Fi83": (SHARED_CLIPS[5], None), "OzA6": (SHARED_CLIPS[6], None),
     "d12": (SHARED_CLIPS[7], 1.6), "d20": (SHARED_CLIPS[8], 1.6), "s18": (SHARED_CLIPS[9], 1.6),
 }
+
+
+def sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def edit_checked(editor, src, emotion, out):
+    """`editor.edit(src, emotion, out)`, asserting that the input is untouched and the output
+    has its size, frame count and frame rate. Returns the summary."""
+    before = sha(src)
+    summary = editor.edit(src, emotion=emotion, out=out)
+    assert sha(src) == before
+    info_in, info_out = probe(src), probe(out)
+    assert (info_out.width, info_out.height, info_out.frames) == (info_in.width, info_in.height, info_in.frames)
+    assert info_out.fps == pytest.approx(info_in.fps, rel=1e-3)
+    return summary

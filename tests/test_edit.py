@@ -1,6 +1,5 @@
 """`stccl edit` and `Editor` on real clips, and every kind of bad input."""
 
-import hashlib
 import subprocess
 
 import numpy as np
@@ -12,6 +11,8 @@ from stccl.face import track_video
 from stccl.face.measures import expression
 from stccl.video import VideoReader, ffmpeg_exe, probe, read_audio
 from stccl_cli.main import app
+
+from edit_clips import edit_checked, sha
 
 runner = CliRunner()
 
@@ -33,10 +34,6 @@ BROWS_READABLE = {"mead1080", "wild480"}
 
 def _ffmpeg(*args):
     subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", *map(str, args)], check=True)
-
-
-def _sha(p):
-    return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -74,14 +71,8 @@ def _cases():
 
 @pytest.mark.parametrize(("key", "emotion"), list(_cases()))
 def test_edit_moves_expression_and_keeps_speech(key, emotion, clips, tracked, editor, tmp_path):
-    src = clips[key]
-    before = _sha(src)
     out = tmp_path / f"{key}.{emotion}.mp4"
-    s = editor.edit(src, emotion=emotion, out=out)
-    assert _sha(src) == before
-    info_in, info_out = probe(src), probe(out)
-    assert (info_out.width, info_out.height, info_out.frames) == (info_in.width, info_in.height, info_in.frames)
-    assert info_out.fps == pytest.approx(info_in.fps, rel=1e-3)
+    s = edit_checked(editor, clips[key], emotion, out)
     assert s.edited_frames >= 0.9 * s.frames
     lin, lout = tracked[key], track_video(out)[0]
     _assert_speech_kept(lin, lout)
@@ -188,17 +179,17 @@ def test_bad_inputs(tmp_path, clips):
 
     noface = tmp_path / "noface.mp4"
     _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "1", "-c:v", "libx264", noface)
-    before = _sha(noface)
+    before = sha(noface)
     _bad([noface, "-e", "happy"], tmp_path, "no face")
-    assert _sha(noface) == before and not (tmp_path / "noface.happy.mp4").exists()
+    assert sha(noface) == before and not (tmp_path / "noface.happy.mp4").exists()
 
     _bad([clips["lrs3"], "-e", "joyful"], tmp_path, "unknown emotion")
     _bad([clips["lrs3"], "-e", "happy", "--out-dir", text / "sub"], tmp_path, "output folder")
     src = tmp_path / "same.mp4"
     src.write_bytes(clips["lrs3"].read_bytes())
-    before = _sha(src)
+    before = sha(src)
     _bad([src, "-e", "happy", "-o", src], tmp_path, "input")
-    assert _sha(src) == before
+    assert sha(src) == before
     _bad([tmp_path / "missing.mp4", "-e", "happy"], tmp_path, "not found")
 
 

@@ -162,3 +162,23 @@ def test_dlib_finds_nothing_in_black_and_rejects_bad_input():
     assert backend.detect(np.zeros((240, 320, 3), np.uint8)).shape == (0, 5)
     with pytest.raises(InputError, match="RGB uint8"):
         backend.detect(np.zeros((240, 320), np.uint8))
+
+
+def test_cnn_boxes_are_mapped_to_hog_boxes(shared_data, monkeypatch):
+    """The CNN detector finds the same faces as HOG, and its mapped boxes overlap HOG's more
+    than its own boxes do (the landmark predictor expects HOG-like boxes)."""
+    from stccl.face import backends
+    from stccl.face.tracker import iou
+
+    frames = [read_frame(shared_data / rel, i) for rel in ("mead/M003_level_1_happy_024.mp4", "wild/d20.mp4")
+              for i in (0, 10, 20)]
+    hog, cnn = backends.HogDetector(), backends.CnnDetector()
+
+    def overlap():
+        pairs = [(hog(f)[0], cnn(f)[0]) for f in frames]
+        return np.mean([iou(h, c) for h, c in pairs])
+
+    mapped = overlap()
+    monkeypatch.setattr(backends, "_CNN_TO_HOG", {"dx": 0.0, "dy": 0.0, "scale": 1.0})
+    raw = overlap()
+    assert mapped > 0.75 and mapped > raw + 0.05, (mapped, raw)

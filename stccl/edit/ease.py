@@ -2,8 +2,8 @@
 
 The factor ramps down to 0 before a face gap and back up after it, ramps at the edges of
 the --start/--end window, and fades out where the head turns too far from frontal for a
-frontal expression (yaw beyond 35 degrees or pitch beyond 25, gone at 55 and 40). Knowing that a gap is coming needs `ramp` frames of look-ahead, so
-`EaseBuffer` holds that many frames (memory stays constant).
+frontal expression (`pose_factor`). Knowing that a gap is coming needs `ramp` frames of
+look-ahead, so `EaseBuffer` holds that many frames (memory stays constant).
 """
 
 from __future__ import annotations

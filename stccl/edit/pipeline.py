@@ -19,8 +19,8 @@ import torch
 from ..config import EditConfig
 from ..errors import InputError, NoFaceError
 from ..face import FaceStream, transform_landmarks, warp_to_crop
-from ..video import VideoReader, VideoWriter, probe
 from ..face.pose import head_pose
+from ..video import VideoReader, VideoWriter, probe
 from .ease import EaseBuffer, pose_factor, window_factor
 from .engine import Engine
 from .paste import face_mask, paste_change
@@ -123,17 +123,15 @@ class _Run:
         for item, factor in eased:
             index = item.face.index
             item.alpha = self.cfg.intensity * factor * window_factor(index, self.first, self.last, self.ramp)
-            if item.alpha > 0 and item.face.landmarks is not None:
-                yaw, pitch, _ = head_pose(item.face.landmarks)
-                view = pose_factor(yaw, pitch)
-                self.summary.turned_frames += int(view < 1.0)
-                item.alpha *= view
             self.batch.append(item)
             if len(self.batch) >= self.cfg.batch:
                 self.flush()
 
     def flush(self) -> None:
         todo = [it for it in self.batch if it.alpha > 0 and it.face.M is not None]
+        if todo:
+            self._fade_turned(todo)
+            todo = [it for it in todo if it.alpha > 0]
         if todo:
             self._edit(todo)
         for it in self.batch:
@@ -142,6 +140,14 @@ class _Run:
             self.summary.no_face_frames += int(not it.face.has_face)
             self.writer.write(it.frame)
         self.batch = []
+
+    def _fade_turned(self, items: list[_Item]) -> None:
+        """Scale each item's intensity by its head pose's `pose_factor` (one call per batch)."""
+        poses = head_pose(np.stack([it.face.landmarks for it in items]))
+        for it, (yaw, pitch, _) in zip(items, poses):
+            view = pose_factor(yaw, pitch)
+            self.summary.turned_frames += int(view < 1.0)
+            it.alpha *= view
 
     @torch.inference_mode()
     def _edit(self, items: list[_Item]) -> None:

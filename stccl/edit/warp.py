@@ -21,9 +21,9 @@ import torch.nn.functional as F
 
 from ..emotions import EMOTIONS
 from ..errors import DataError, InputError
+from ..face.pose import in_plane, rotations
 from .engine import EngineOutput
 from .facs import PACKAGED
-from ..face.pose import in_plane, rotations
 from .tps import tps_eval, tps_fit
 
 PROTOTYPES_FILE = "prototypes.json"
@@ -36,14 +36,25 @@ INNER_LOWER = (60, 67, 66, 65, 64)
 CONTOUR_STEPS = (1 / 3, 2 / 3)  # extra control points per contour segment
 
 
+def face_axes(points: torch.Tensor, mouth: slice = slice(48, 60)) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B,68,2) -> inter-ocular distance (B,1) and the unit vector from the centre of the
+    `mouth` points (the outer lips by default) to the eyes (B,2)."""
+    left, right = points[:, 36:42].mean(1), points[:, 42:48].mean(1)
+    iod = (right - left).norm(dim=-1, keepdim=True)
+    up = (left + right) / 2 - points[:, mouth].mean(1)
+    return iod, up / up.norm(dim=-1, keepdim=True)
+
+
+def _along(points: torch.Tensor, chain: tuple[int, ...], t: float) -> torch.Tensor:
+    """(B,2) point at position t (0 .. len(chain) - 1) along a chain of landmarks."""
+    k = min(int(t), len(chain) - 2)
+    return points[:, chain[k]] + (t - k) * (points[:, chain[k + 1]] - points[:, chain[k]])
+
+
 def inner_lip_contour(points: torch.Tensor) -> torch.Tensor:
     """(B,68,2) -> (B,K,2) points between the inner-lip landmarks, upper then lower contour."""
-    out = []
-    for chain in (INNER_UPPER, INNER_LOWER):
-        for a, b in zip(chain[:-1], chain[1:]):
-            for t in CONTOUR_STEPS:
-                out.append(points[:, a] + t * (points[:, b] - points[:, a]))
-    return torch.stack(out, 1)
+    return torch.stack([_along(points, chain, k + t) for chain in (INNER_UPPER, INNER_LOWER)
+                        for k in range(len(chain) - 1) for t in CONTOUR_STEPS], 1)
 
 
 OUTER_UPPER = (48, 49, 50, 51, 52, 53, 54)
@@ -60,19 +71,13 @@ def lip_band(points: torch.Tensor, moved: torch.Tensor) -> tuple[torch.Tensor, t
     is then the same from the top of the mouth to its bottom: pixels of the lips move together
     wherever the lips really are, even where a landmark is off by a few pixels, so the opening
     the speech made is kept."""
-    left, right = points[:, 36:42].mean(1), points[:, 42:48].mean(1)
-    iod = (right - left).norm(dim=-1, keepdim=True)
-    up = (left + right) / 2 - points[:, 48:68].mean(1)
-    up = up / up.norm(dim=-1, keepdim=True)
+    iod, up = face_axes(points, slice(48, 68))
     tops, bottoms, moves = [], [], []
-    upper, lower = list(OUTER_UPPER), list(OUTER_LOWER)
-    for t in torch.linspace(0, len(upper) - 1, BAND_COLUMNS + 2)[1:-1].tolist():
-        k, f = int(t), t - int(t)
-        at = lambda idx, p: p[:, idx[k]] + f * (p[:, idx[k + 1]] - p[:, idx[k]])  # noqa: E731
-        move = (at(upper, moved) - at(upper, points) + at(lower, moved) - at(lower, points)) / 2
-        tops.append(at(upper, points) + BAND_MARGIN * iod * up)
-        bottoms.append(at(lower, points) - BAND_MARGIN * iod * up)
-        moves.append(move)
+    for t in torch.linspace(0, len(OUTER_UPPER) - 1, BAND_COLUMNS + 2)[1:-1].tolist():
+        upper, lower = _along(points, OUTER_UPPER, t), _along(points, OUTER_LOWER, t)
+        moves.append((_along(moved, OUTER_UPPER, t) - upper + _along(moved, OUTER_LOWER, t) - lower) / 2)
+        tops.append(upper + BAND_MARGIN * iod * up)
+        bottoms.append(lower - BAND_MARGIN * iod * up)
     before = torch.stack(tops + bottoms, 1)
     after = before + torch.stack(moves + moves, 1)
     return before, after
@@ -147,10 +152,7 @@ def views(landmarks: torch.Tensor) -> torch.Tensor:
 
 def anchors(landmarks: torch.Tensor, size: int, per_side: int = 8) -> torch.Tensor:
     """Fixed points (B,K,2): the brows lifted 0.6 IOD (a forehead ring) and the crop border."""
-    left, right = landmarks[:, 36:42].mean(1), landmarks[:, 42:48].mean(1)
-    iod = (right - left).norm(dim=-1, keepdim=True)
-    up = (left + right) / 2 - landmarks[:, 48:60].mean(1)
-    up = up / up.norm(dim=-1, keepdim=True)
+    iod, up = face_axes(landmarks)
     ring = landmarks[:, 17:27] + (0.6 * iod * up)[:, None]
     t = torch.linspace(0, size - 1, per_side + 1, dtype=landmarks.dtype, device=landmarks.device)[:-1]
     lo, hi = torch.zeros_like(t), torch.full_like(t, size - 1)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .backends import WEAK_HOG_SCORE, Backend
+from .backends import Backend, doubtful
 
 
 def fresh_landmarks(frame: np.ndarray, backend: Backend, detect_size: int = 480,
@@ -19,7 +19,7 @@ def fresh_landmarks(frame: np.ndarray, backend: Backend, detect_size: int = 480,
     """(68, 2) landmarks of the largest face in `frame`, or None. HOG first (upsampled when
     it finds nothing), dlib's CNN detector when HOG finds nothing or only doubtful boxes."""
     boxes = backend.detect(frame, max_side=detect_size)
-    if len(boxes) == 0 or boxes[:, 4].max() < WEAK_HOG_SCORE:
+    if doubtful(boxes):
         turned = backend.detect_turned(frame, max_side=turned_size)
         boxes = turned if len(turned) else boxes
     if len(boxes) == 0:

@@ -80,11 +80,6 @@ def rotations(pts: np.ndarray) -> np.ndarray:
     return np.stack([r1, r2, np.cross(r1, r2)], 1)
 
 
-def rotation(pts: np.ndarray) -> np.ndarray:
-    """(68, 2) -> (3, 3): `rotations` of one face."""
-    return rotations(np.asarray(pts, np.float64)[None])[0]
-
-
 def angles(R: np.ndarray) -> np.ndarray:
     """yaw, pitch, roll (degrees) of a model -> camera rotation R = Rz(roll) Rx(pitch) Ry(yaw)."""
     roll = np.arctan2(-R[0, 1], R[1, 1])  # the face's up axis, seen in the image

@@ -17,7 +17,8 @@ import cv2
 import numpy as np
 
 from ..config import TrackConfig
-from .backends import WEAK_HOG_SCORE, Backend, check_image
+from .backends import Backend, check_image, doubtful
+from .smooth import inter_ocular
 
 # detector-like box from landmark extents, calibrated against dlib's HOG boxes on real clips
 _BOX_SCALE = 1.04
@@ -85,8 +86,7 @@ def nearest_box(boxes: np.ndarray, ref, limit: float | None) -> np.ndarray | Non
 
 def mean_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Mean point distance of two (68, 2) landmark sets, in inter-ocular distances of `b`."""
-    iod = np.linalg.norm(b[36:42].mean(0) - b[42:48].mean(0))
-    return float(np.linalg.norm(a - b, axis=1).mean() / max(iod, 1e-6))
+    return float(np.linalg.norm(a - b, axis=1).mean() / max(inter_ocular(b), 1e-6))
 
 
 def jumped(prev: np.ndarray, new: np.ndarray) -> bool:
@@ -205,12 +205,12 @@ class FaceTracker:
         if found is None:
             found = nearest_box(self._detect_full(frame), box, _MATCH_TRACKING)
         if found is None and self.cfg.turned:
-            found = nearest_box(self._detect_turned_roi(frame, box), box, _MATCH_TRACKING)
+            found = nearest_box(self._detect_roi(frame, box, turned=True), box, _MATCH_TRACKING)
         return found
 
     def _acquire(self, frame: np.ndarray) -> np.ndarray | None:
         boxes = self._detect_full(frame)
-        if self.cfg.turned and (len(boxes) == 0 or boxes[:, 4].max() < WEAK_HOG_SCORE):
+        if self.cfg.turned and doubtful(boxes):
             turned = self._search_turned(frame)
             boxes = turned if len(turned) else boxes
         if self._last_box is None:
@@ -228,7 +228,7 @@ class FaceTracker:
         """CNN detection while no face is followed: near the last face after a short loss,
         else on the whole frame, at most every `_TURNED_EVERY` frames."""
         if self._last_box is not None and self._missed <= self.cfg.max_gap:
-            return self._detect_turned_roi(frame, self._last_box)
+            return self._detect_roi(frame, self._last_box, turned=True)
         if self._turned_wait > 0:
             self._turned_wait -= 1
             return np.zeros((0, 5), np.float32)
@@ -236,17 +236,15 @@ class FaceTracker:
         self.stats["turned_detections"] += 1
         return self.backend.detect_turned(frame, max_side=self.cfg.turned_size)
 
-    def _detect_turned_roi(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray:
-        self.stats["turned_detections"] += 1
+    def _detect_roi(self, frame: np.ndarray, box: np.ndarray, turned: bool = False) -> np.ndarray:
+        """Detections in the region around `box`, by HOG or (`turned`) the CNN detector."""
         roi, scale, origin = roi_image(frame, box)
-        boxes = self.backend.detect_turned(roi, max_side=max(roi.shape[:2]))
-        boxes[:, :4] = boxes[:, :4] / scale + np.tile(origin, 2)
-        return boxes
-
-    def _detect_roi(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray:
-        self.stats["roi_detections"] += 1
-        roi, scale, origin = roi_image(frame, box)
-        boxes = self.backend.detect(roi, max_side=max(roi.shape[:2]), upsample=0)
+        if turned:
+            self.stats["turned_detections"] += 1
+            boxes = self.backend.detect_turned(roi, max_side=max(roi.shape[:2]))
+        else:
+            self.stats["roi_detections"] += 1
+            boxes = self.backend.detect(roi, max_side=max(roi.shape[:2]), upsample=0)
         boxes[:, :4] = boxes[:, :4] / scale + np.tile(origin, 2)
         return boxes
 
