@@ -19,8 +19,8 @@ import tempfile
 from pathlib import Path
 
 from stccl import Editor
-from stccl.edit.warp import load_prototypes
-from stccl.eval.readback import faces_found, lips_kept, read_back
+from stccl.edit.warp import load_expression_model, load_prototypes
+from stccl.eval.readback import faces_found, intended_move, lips_kept, read_back
 from stccl.face import make_backend
 from stccl.face.fresh import read_landmarks
 from stccl.video import ffmpeg_exe
@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     emotions = args.emotions.split(",")
     backend, editor, protos = make_backend("dlib"), Editor(engine="warp"), load_prototypes()
+    model = load_expression_model()  # the edit is absolute: the move asked is target - shown
     rows = []
     print("| clip | emotion | faces in/out | mouth std | mouth corr | mouth dev | lips kept | expr shift ratio | expr cos | turned frames |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
                 out = folder / f"{Path(rel).stem}.{emotion}.mp4"
                 s = editor.edit(src, emotion="happy" if emotion == "same" else emotion, out=out,
                                 overwrite=True, intensity=0.0 if emotion == "same" else None)
-                fig = read_back(lmk, out, protos.get(emotion), backend)
+                move = intended_move(lmk, protos[emotion], model) if emotion != "same" else None
+                fig = read_back(lmk, out, move, backend)
                 fig.update(clip=rel, emotion=emotion, kept=lips_kept(fig), turned=s.turned_frames,
                            frames=s.frames, faces_in=faces_found(lmk))
                 rows.append(fig)

@@ -87,6 +87,7 @@ class EditConfig:
     engine: Literal["auto", "neural", "warp"] = "auto"  # auto = neural when generator weights are found, else warp
     weights: str | None = None  # generator weights (.safetensors); found in ./weights/ or $STCCL_WEIGHTS when not given
     prototypes: str | None = None  # warp-engine prototypes (JSON, see weights/PROTOTYPES.md); the shipped ones when not given
+    relative: bool = False  # warp engine: add the target on top of the expression shown, instead of replacing it
     start: Annotated[float, at_least(0)] | None = None  # edit from this time (s) on; the rest passes through
     end: float | None = None  # edit up to this time (s)
     device: Device = "auto"  # device of the engine

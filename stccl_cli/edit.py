@@ -32,6 +32,7 @@ def edit(
     engine: Optional[str] = opt("engine", "--engine"),
     weights: Optional[Path] = opt("weights", "--weights"),
     prototypes: Optional[Path] = opt("prototypes", "--prototypes"),
+    relative: bool = opt("relative", "--relative"),
     start: Optional[float] = opt("start", "--start"),
     end: Optional[float] = opt("end", "--end"),
     face: Optional[int] = opt("track.face", "--face"),
@@ -47,6 +48,10 @@ def edit(
     Outputs are written as <stem>.<emotion>.mp4 beside each input (or in --out-dir), with the
     input's audio, frame rate, size and frame count. Inputs are never modified.
 
+    The target replaces the expression the face shows (read from its landmarks, column
+    "shown"): neutral removes it, and --intensity 0.5 goes halfway from it to the target.
+    --relative adds the target on top instead (warp engine).
+
     Examples:
 
       stccl edit talk.mp4 --emotion happy
@@ -54,6 +59,8 @@ def edit(
       stccl edit talk.mp4 -e sad --intensity 0.6 --start 2 --end 6 -o talk_sad.mp4
 
       stccl edit clips/ -e angry --out-dir edited/ --engine warp
+
+      stccl edit smiling.mp4 -e neutral
     """
     cfg: EditConfig = opt.resolve(EditConfig(), config, locals())
     files = _expand(inputs)
@@ -131,16 +138,16 @@ def _edit_one(editor, src, out, out_dir, cfg, preview, progress):
 
 def _print_summary(results) -> None:
     table = Table(title="stccl edit")
-    for col in ("input", "output", "frames", "face", "edited", "fps", "status"):
+    for col in ("input", "output", "frames", "face", "edited", "shown", "fps", "status"):
         table.add_column(col, justify="right" if col in ("frames", "face", "edited", "fps") else "left")
     for src, err, s in results:
         if err:
-            table.add_row(src.name, "-", "-", "-", "-", "-", f"[red]failed[/]: {err}")
+            table.add_row(src.name, "-", "-", "-", "-", "-", "-", f"[red]failed[/]: {err}")
             continue
         face = f"{100 * s.face_frames / max(s.frames, 1):.0f}%"
         status = "ok" if s.frames >= s.expected_frames else f"[yellow]ok, {s.frames}/{s.expected_frames} frames read[/]"
         table.add_row(src.name, Path(s.output).name, str(s.frames), face, str(s.edited_frames),
-                      f"{s.fps:.1f}", status)
+                      s.shown_label, f"{s.fps:.1f}", status)
     console.print(table)
     for src, err, s in results:
         if not err and s.turned_frames:

@@ -39,7 +39,8 @@ def make_engine(cfg: EditConfig) -> tuple[Engine, str | None]:
     notice = None
     if cfg.engine == "auto":
         notice = "no generator weights found: using the training-free warp engine"
-    return WarpEngine(find_prototypes(cfg.prototypes), device=_warp_device(cfg.device)), notice
+    return WarpEngine(find_prototypes(cfg.prototypes), device=_warp_device(cfg.device),
+                      absolute=not cfg.relative), notice
 
 
 def _warp_device(device: str) -> str:

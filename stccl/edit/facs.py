@@ -111,6 +111,12 @@ def facs_prototypes() -> dict:
 
 PACKAGED = Path(__file__).with_name("data") / "prototypes.json"
 
+PRIOR_KEYS = ("neutral_shape", "speech_spread", "prior_source", "prior_identities", "prior_population")
+
 if __name__ == "__main__":
-    PACKAGED.write_text(json.dumps(facs_prototypes(), indent=1) + "\n")
+    # the expression-free prior is fitted on data (python -m benchmarks.prototypes --write): kept
+    old = json.loads(PACKAGED.read_text()) if PACKAGED.is_file() else {}
+    prior = {k: old[k] for k in PRIOR_KEYS if k in old}
+    PACKAGED.write_text(json.dumps({**facs_prototypes(), **prior, **({"version": 2} if prior else {})},
+                                   indent=1) + "\n")
     print(f"wrote {PACKAGED}")

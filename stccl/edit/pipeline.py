@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -22,6 +22,7 @@ from ..face import FaceStream, transform_landmarks, warp_to_crop
 from ..face.pose import head_pose
 from ..video import VideoReader, VideoWriter, probe
 from .ease import EaseBuffer, pose_factor, window_factor
+from .expression import Smoother
 from .engine import Engine
 from .paste import face_mask, paste_change
 
@@ -44,6 +45,17 @@ class EditSummary:
     turned_frames: int = 0  # frames whose edit was faded because the head is turned or tilted
     expected_frames: int = 0
     seconds: float = 0.0
+    # the expression read on the input's edited frames, as a weight per emotion (0 = none,
+    # 1 = as strong as the prototype); empty where the engine does not read it
+    shown: dict = field(default_factory=dict)
+
+    @property
+    def shown_label(self) -> str:
+        """The strongest expression read on the input, e.g. 'happy 0.8', or 'neutral'."""
+        if not self.shown:
+            return "-"
+        emotion, weight = max(self.shown.items(), key=lambda kv: kv[1])
+        return f"{emotion} {weight:.1f}" if weight >= 0.25 else "neutral"
 
     @property
     def fps(self) -> float:
@@ -71,7 +83,7 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
                          overwrite=cfg.overwrite, crf=cfg.crf, preset=cfg.preset,
                          rotation=info.rotation)
     try:
-        run = _Run(cfg, engine, emotion, writer, summary, first, last)
+        run = _Run(cfg, engine, emotion, writer, summary, first, last, info.fps)
         stream = FaceStream.from_backend(backend, info.fps, cfg.track, cfg.align)
         ease = EaseBuffer(round(cfg.ease * info.fps))
         with VideoReader(src, chunk=8, info=info) as reader:
@@ -107,12 +119,15 @@ def _window(cfg: EditConfig, info) -> tuple[int | None, int | None]:
 
 class _Run:
     def __init__(self, cfg: EditConfig, engine: Engine, emotion: str, writer: VideoWriter,
-                 summary: EditSummary, first: int | None, last: int | None):
+                 summary: EditSummary, first: int | None, last: int | None, fps: float = 25.0):
         self.cfg, self.engine, self.emotion, self.writer = cfg, engine, emotion, writer
         self.summary, self.first, self.last = summary, first, last
         self.size = engine.size or cfg.crop_size
         self.batch: list[_Item] = []
         self.ramp = 0
+        self.expression = getattr(engine, "expression", None)  # reads the expression shown
+        self.smoother = Smoother(fps)
+        self._shown_sum, self._shown_n = None, 0
 
     def take(self, ease: EaseBuffer, emitted) -> None:
         self.ramp = ease.ramp
@@ -158,8 +173,12 @@ class _Run:
             x = torch.from_numpy(crops).permute(0, 3, 1, 2).float().div_(255.0)
         else:
             x = torch.empty(len(items), 3, size, size)
-        out = self.engine(x, torch.from_numpy(lmk).float(), self.emotion,
-                          torch.tensor([it.alpha for it in items], dtype=torch.float32))
+        alpha = torch.tensor([it.alpha for it in items], dtype=torch.float32)
+        if self.expression is not None:
+            shown = torch.from_numpy(self._shown(items, lmk))
+            out = self.engine(x, torch.from_numpy(lmk).float(), self.emotion, alpha, shown=shown)
+        else:
+            out = self.engine(x, torch.from_numpy(lmk).float(), self.emotion, alpha)
         flow = out.flow.float().permute(0, 2, 3, 1).cpu().numpy()
         delta = None if out.delta is None else out.delta.float().permute(0, 2, 3, 1).cpu().numpy()
         for k, it in enumerate(items):
@@ -167,3 +186,12 @@ class _Run:
             it.frame = paste_change(it.frame, it.face.M, np.ascontiguousarray(flow[k]),
                                     None if delta is None else np.ascontiguousarray(delta[k]), mask)
             self.summary.edited_frames += 1
+
+    def _shown(self, items: list[_Item], lmk: np.ndarray) -> np.ndarray:
+        """The expression each frame shows (B,68,2), smoothed over frames; kept for the summary."""
+        weights = self.smoother([it.face.index for it in items], self.expression.weights(lmk))
+        total = weights.sum(0)
+        self._shown_sum = total if self._shown_sum is None else self._shown_sum + total
+        self._shown_n += len(weights)
+        self.summary.shown = self.expression.reading(self._shown_sum[None] / self._shown_n)
+        return self.expression.shown(weights)

@@ -1,9 +1,12 @@
 """The training-free engine: a landmark-driven thin-plate-spline warp by emotion prototypes.
 
 Each emotion has a displacement prototype for the 68 landmarks (in inter-ocular distances,
-canonical face frame; see weights/PROTOTYPES.md). For every frame the prototype is
-foreshortened for the head pose (stccl.face.pose), turned and scaled to the face, multiplied
-by the intensity, and a thin-plate spline through the moved
+canonical face frame; see weights/PROTOTYPES.md). Expressions are absolute by default: the
+expression each frame already shows is read as a mix of the prototypes
+(stccl.edit.expression) and the move is target - shown, so `neutral` removes an expression and
+any target replaces the one shown; `absolute=False` adds the target on top instead. For every
+frame the move is foreshortened for the head pose (stccl.face.pose), turned and scaled to the
+face, multiplied by the intensity, and a thin-plate spline through the moved
 landmarks and fixed anchors (jaw, forehead ring, crop border) gives a dense motion field.
 Upper and lower lip points always move together, so the lip opening - the speech - is kept
 exactly, and the jaw never moves.
@@ -23,6 +26,7 @@ from ..emotions import EMOTIONS
 from ..errors import DataError, InputError
 from ..face.pose import in_plane, rotations
 from .engine import EngineOutput
+from .expression import ExpressionModel
 from .facs import PACKAGED
 from .tps import tps_eval, tps_fit
 
@@ -109,6 +113,22 @@ def load_prototypes(source: str | Path | dict | None = None) -> dict[str, np.nda
     return out
 
 
+def load_expression_model(source: str | Path | dict | None = None) -> ExpressionModel:
+    """The expression reader for a prototypes file; a file without its own expression-free
+    prior (`neutral_shape`, `speech_spread`: format version 1) uses the shipped one."""
+    data = source if isinstance(source, dict) else _read(find_prototypes(source))
+    if "neutral_shape" not in data:
+        data = {**data, **{k: v for k, v in _read(PACKAGED).items() if k in ("neutral_shape", "speech_spread")}}
+    try:
+        neutral = np.asarray(data["neutral_shape"], np.float64)
+        spread = np.asarray(data["speech_spread"], np.float64)
+    except (KeyError, TypeError, ValueError) as e:
+        raise DataError(f"prototypes: malformed expression prior ({type(e).__name__}: {e})") from None
+    if neutral.shape != (68, 2) or spread.shape != (68, 2):
+        raise DataError("prototypes: neutral_shape and speech_spread must be 68 x 2")
+    return ExpressionModel(neutral, spread, load_prototypes(data))
+
+
 def _read(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
@@ -127,7 +147,8 @@ def constrain(d: np.ndarray) -> np.ndarray:
 
 def target_landmarks(landmarks: torch.Tensor, displacement: torch.Tensor,
                      intensity: torch.Tensor, view: torch.Tensor | None = None) -> torch.Tensor:
-    """(B,68,2) crop px + (68,2) IOD-unit prototype x (B,) intensity -> moved (B,68,2).
+    """(B,68,2) crop px + (68,2) or (B,68,2) IOD-unit displacement x (B,) intensity -> moved
+    (B,68,2).
 
     `view` (B,2,2) foreshortens the prototype for a turned head (`stccl.face.pose.in_plane`:
     the face plane seen from the camera, eye axis to unit x); None = frontal (identity).
@@ -140,7 +161,8 @@ def target_landmarks(landmarks: torch.Tensor, displacement: torch.Tensor,
     rot = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)  # (B,2,2)
     if view is not None:
         rot = rot @ view.to(landmarks)
-    d = torch.einsum("bij,nj->bni", rot, displacement.to(landmarks))
+    displacement = displacement.to(landmarks).expand(len(landmarks), -1, -1)
+    d = torch.einsum("bij,bnj->bni", rot, displacement)
     return landmarks + d * (iod * intensity[:, None])[:, :, None]
 
 
@@ -167,32 +189,39 @@ class WarpEngine:
     size = None
     uses_pixels = False
 
-    def __init__(self, prototypes: str | Path | dict | None = None, device: str = "cpu", grid: int = 48):
-        self.prototypes = {e: torch.tensor(d, dtype=torch.float32)
-                           for e, d in load_prototypes(prototypes).items()}
+    def __init__(self, prototypes: str | Path | dict | None = None, device: str = "cpu", grid: int = 48,
+                 absolute: bool = True):
+        data = prototypes if isinstance(prototypes, dict) else _read(find_prototypes(prototypes))
+        self.prototypes = {e: torch.tensor(d, dtype=torch.float32) for e, d in load_prototypes(data).items()}
+        # what reads the expression shown, so that the move is target - shown (None: additive)
+        self.expression = load_expression_model(data) if absolute else None
         self.device = torch.device(device)
         self.grid = grid
 
     def __call__(self, crops: torch.Tensor, landmarks: torch.Tensor, emotion: str,
-                 intensity: torch.Tensor) -> EngineOutput:
+                 intensity: torch.Tensor, shown: torch.Tensor | None = None) -> EngineOutput:
+        """`shown` (B,68,2): the expression each frame shows (ExpressionModel.shown), which the
+        move replaces; None adds the prototype on top."""
         if self.device.type != "cpu":
-            return self._flow(crops, landmarks, emotion, intensity)
+            return self._flow(crops, landmarks, emotion, intensity, shown)
         # the ops are small: one thread avoids stalls while ffmpeg keeps the other cores busy
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            return self._flow(crops, landmarks, emotion, intensity)
+            return self._flow(crops, landmarks, emotion, intensity, shown)
         finally:
             torch.set_num_threads(threads)
 
     @torch.no_grad()
     def _flow(self, crops: torch.Tensor, landmarks: torch.Tensor, emotion: str,
-              intensity: torch.Tensor) -> EngineOutput:
+              intensity: torch.Tensor, shown: torch.Tensor | None) -> EngineOutput:
         b, _, h, w = crops.shape
         size = h
         lmk = landmarks.to(self.device, torch.float64)
-        moved = target_landmarks(lmk, self.prototypes[emotion].double(),
-                                 intensity.to(self.device, torch.float64), views(lmk))
+        move = self.prototypes[emotion].double().to(self.device)
+        if shown is not None:
+            move = move - shown.to(self.device, torch.float64)
+        moved = target_landmarks(lmk, move, intensity.to(self.device, torch.float64), views(lmk))
         fixed = anchors(lmk, size)
         band_src, band_dst = lip_band(lmk, moved)
         src = torch.cat([lmk, inner_lip_contour(lmk), band_src, fixed], 1)

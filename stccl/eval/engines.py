@@ -64,21 +64,30 @@ def moving_prototypes(path) -> dict[str, np.ndarray]:
 
 
 def edit_crops(engine, crops: np.ndarray, lmk: np.ndarray, emotion: str, intensity: float,
-               batch: int = 8) -> np.ndarray:
+               batch: int = 8, fps: float = 25.0) -> np.ndarray:
     """Crops (N,S,S,3) uint8 edited by `engine` into `emotion`, as the pipeline pastes them.
 
     The change is limited by the pipeline's face mask (motion and colour scaled by it), so what
     lies outside the face is copied. Frames whose landmarks (N,68,2, crop px) are NaN are kept.
+    An engine that reads the expression shown (warp) is given it, smoothed as the pipeline does.
     """
+    from ..edit.expression import Smoother
+
     out = crops.copy()
     size = crops.shape[1]
     idx = np.nonzero(np.isfinite(lmk).all((1, 2)))[0]
+    reader, smoother = getattr(engine, "expression", None), Smoother(fps)
     with torch.inference_mode():
         for k in range(0, len(idx), batch):
             sel = idx[k:k + batch]
             x = torch.from_numpy(crops[sel]).permute(0, 3, 1, 2).float().div_(255)
             lm = torch.from_numpy(lmk[sel].astype(np.float32))
-            res = engine(x, lm, emotion, torch.full((len(sel),), float(intensity)))
+            alpha = torch.full((len(sel),), float(intensity))
+            if reader is not None:
+                shown = reader.shown(smoother(sel.tolist(), reader.weights(lmk[sel])))
+                res = engine(x, lm, emotion, alpha, shown=torch.from_numpy(shown))
+            else:
+                res = engine(x, lm, emotion, alpha)
             mask = torch.from_numpy(np.stack([face_mask(lmk[i], size) for i in sel]))[:, None]
             res.flow = res.flow.float().cpu() * mask
             if res.delta is not None:

@@ -21,7 +21,9 @@ from ..edit.outputs import is_edit_output
 from ..errors import InputError, NoFaceError
 from ..face import FaceStream, make_backend, transform_landmarks, warp_to_crop
 from ..video import VideoReader, probe, read_audio
+from ..edit.warp import load_expression_model
 from .landmarks import landmark_metrics
+from .readback import intended_move
 from .metrics import METRICS
 from .pixels import PixelStats, image_region
 from .config import EvalConfig
@@ -43,14 +45,14 @@ def target_emotion(emotion: str | None, edited: Path) -> str | None:
 
 
 def prototype_for(emotion: str | None, prototypes) -> tuple[np.ndarray | None, str]:
-    """The warp engine's displacement prototype of `emotion` (None for none/neutral) and its file."""
+    """The warp engine's displacement prototype of `emotion` (zeros for neutral, None for no
+    emotion) and its file."""
     from ..edit.warp import find_prototypes, load_prototypes
 
     path = find_prototypes(prototypes)
     if emotion is None:
         return None, str(path)
-    proto = load_prototypes(path)[emotion]
-    return (None if np.abs(proto).max() < 1e-9 else proto), str(path)
+    return load_prototypes(path)[emotion], str(path)
 
 
 class _Side:
@@ -127,14 +129,13 @@ def evaluate_pair(input: str | Path, edited: str | Path, opts: EvalConfig | None
 
     A, B = np.stack(a.lmk), np.stack(b.lmk)
     both = int((np.isfinite(A).all((1, 2)) & np.isfinite(B).all((1, 2))).sum())
-    metrics = landmark_metrics(A, B, proto)
+    # labels are absolute: the move asked is the target less what the input shows
+    move = None if proto is None else intended_move(A, proto, load_expression_model(opts.prototypes))
+    metrics = landmark_metrics(A, B, move)
     skipped: dict[str, str] = {}
     if emotion is None:
         for k in ("expr_shift", "expr_shift_ratio", "expr_cos"):
             skipped[k] = "no target emotion (--emotion)"
-    elif proto is None:
-        for k in ("expr_shift", "expr_shift_ratio", "expr_cos"):
-            skipped[k] = f"{emotion} has no prototype displacement"
     metrics.update(pix.result())
 
     fa_feats, fb_feats = a.bank.finish(), b.bank.finish()

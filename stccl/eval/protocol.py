@@ -38,6 +38,7 @@ from ..video import read_audio
 from .crops import TRACK_SIZE, crop_features, track_crops
 from .engines import LoadedEngine, edit_crops, load_engines, moving_prototypes
 from .landmarks import landmark_metrics
+from .readback import intended_move
 from .pixels import PixelStats, crop_region
 from .protocols import (MEAD_TARGETS, MEAD_TEST, PROTOCOLS, RAVDESS_TARGETS, RAVDESS_TEST, Protocol,
                         cross_map)
@@ -200,9 +201,11 @@ def _lse(scorers: Scorers, feats: dict, audio, fps: float) -> dict:
 def _score_edit(src: _Source, eng: LoadedEngine, emotion: str, prototype, scorers: Scorers, backend,
                 opts: EvalConfig) -> tuple[dict, dict]:
     fps = float(src.record.get("fps") or 25.0)
-    edited = edit_crops(eng.engine, src.crops, src.lmk_aligned, emotion, opts.intensity, opts.batch)
+    edited = edit_crops(eng.engine, src.crops, src.lmk_aligned, emotion, opts.intensity, opts.batch, fps)
     lmk = track_crops(edited, fps, backend, opts.tracker)
-    m = landmark_metrics(src.lmk, lmk, prototype)
+    # the move asked: the target less what the source shows, where the engine reads it (warp)
+    move = intended_move(src.lmk, prototype, getattr(eng.engine, "expression", None))
+    m = landmark_metrics(src.lmk, lmk, move)
     pix = PixelStats()
     size = src.crops.shape[1]
     for a, b, lm in zip(src.crops, edited, src.lmk):

@@ -7,7 +7,8 @@ drove the edit.
   `mouth_std` is the input opening's spread, below `MOVING` the mouth barely moves and the
   correlation is noise;
 - expression: `expr_shift_ratio` and `expr_cos` (stccl.eval.landmarks.expression_shift), how
-  far the read landmarks moved along the emotion's prototype;
+  far the read landmarks moved along the move asked for: the emotion's prototype, less what
+  the input already shows for an absolute edit (`intended_move`);
 - faces: the fraction of frames where a face was read, in and out.
 
 `lips_kept` is the bar an edit has to clear: a correlation of at least 0.9 where the mouth
@@ -49,6 +50,19 @@ def lips_kept(fig: dict[str, float]) -> bool:
     return fig["mouth_std"] <= MOVING or fig["mouth_corr"] >= MIN_CORR
 
 
+def intended_move(lmk: np.ndarray, prototype: np.ndarray | None, model=None) -> np.ndarray | None:
+    """The mean move (68,2) an edit to `prototype` asks of the face in `lmk` (N,68,2): the
+    prototype itself (relative, `model` None), or the prototype less the expression the input
+    shows as `model` (stccl.edit.expression.ExpressionModel) reads it (absolute)."""
+    if model is None:
+        return prototype
+    target = np.zeros((68, 2)) if prototype is None else np.asarray(prototype, np.float64)
+    found = lmk[np.isfinite(lmk).all((1, 2))]
+    if not len(found):
+        return target
+    return target - model.shown(model.weights(found).mean(0)[None])[0]
+
+
 def faces_found(lmk: np.ndarray) -> float:
     return float(np.isfinite(lmk).all((1, 2)).mean()) if len(lmk) else 0.0
 
@@ -56,7 +70,7 @@ def faces_found(lmk: np.ndarray) -> float:
 def read_back(source: np.ndarray | str | Path, output: str | Path, prototype: np.ndarray | None,
               backend=None) -> dict[str, float]:
     """Figures of an edit: `source` is the input video or its fresh landmarks (to read it once
-    for several edits), `prototype` the emotion's (68,2) displacement (None for neutral)."""
+    for several edits), `prototype` the (68,2) move asked for (`intended_move`; None: none)."""
     a = source if isinstance(source, np.ndarray) else read_landmarks(source, backend)
     b = read_landmarks(output, backend)
     n = min(len(a), len(b))

@@ -130,6 +130,7 @@ class PrototypesRunConfig:
     """`stccl train --stage prototypes`: refit the warp engine's prototypes from the pairs."""
 
     min_pairs: Count = 1  # pairs an emotion needs to be refit; with fewer it keeps its FACS prototype
+    exclude_actors: list[str] = field(default_factory=list)  # never fitted on (e.g. the test actors)
 
 
 @dataclass

@@ -33,29 +33,40 @@ class PrototypesResult:
 def fit_prototypes(root: Path, run_dir: Path, cfg: PrototypesRunConfig, on_step=None) -> PrototypesResult:
     """Refit from ROOT's pairs and write RUN/prototypes.json."""
     require_pairs(root)
-    protos = refit_prototypes(root, cfg.min_pairs)
+    protos = refit_prototypes(root, cfg.min_pairs, cfg.exclude_actors)
     path = ensure_writable_dir(run_dir) / "prototypes.json"
     save_prototypes(protos, path)
     return PrototypesResult("prototypes", path, protos)
 
 
-def refit_prototypes(dataset_root: str | Path, min_pairs: int = 1) -> dict:
+def refit_prototypes(dataset_root: str | Path, min_pairs: int = 1,
+                     exclude_actors: list[str] | tuple[str, ...] = ()) -> dict:
     """Prototypes refit from a prepared dataset's cross-emotion pairs (same file format).
 
     Per pair, along the DTW path: the displacement emotional - neutral of the normalised
     shapes, regressed on the lip-opening difference; the intercept (the displacement at equal
     opening) is the pair's estimate, so the speech component drops out. Averaged per emotion.
+    The expression-free prior (`neutral_prior`) is rebuilt from the same actors' neutral clips.
+    Pairs and clips of `exclude_actors` (e.g. a protocol's test actors) are not used.
     """
     from ..data.store import PreparedDataset
 
     ds = PreparedDataset(dataset_root)
+    skip = set(exclude_actors)
     per_emotion: dict[str, list[np.ndarray]] = {}
     for pair in ds.pairs:
+        if pair.get("actor") in skip:
+            continue
         est = _pair_displacement(ds, pair)
         if est is not None:
             per_emotion.setdefault(pair["emotion"], []).append(est)
     out = facs_prototypes()
     out.update(source="refit", pairs={}, kept_facs=[])
+    neutral = [r["id"] for r in ds.records if r.get("emotion") == "neutral" and r.get("status") == "ok"
+               and r.get("actor") not in skip]
+    prior = neutral_prior([ds.clip(c).track["landmarks_aligned"] for c in neutral])
+    if prior is not None:
+        out.update(prior, neutral_clips=len(neutral), version=2)
     for emotion in EMOTIONS:
         ests = per_emotion.get(emotion, [])
         out["pairs"][emotion] = len(ests)
@@ -83,6 +94,58 @@ def _pair_displacement(ds, pair: dict) -> np.ndarray | None:
     x = np.stack([np.ones_like(dopen), dopen], 1)
     coef, *_ = np.linalg.lstsq(x, d, rcond=None)
     return coef[0].reshape(68, 2)
+
+
+# iBUG-68 point -> its mirror image (left <-> right)
+MIRROR = np.r_[16:-1:-1, 26:16:-1, 27:31, 35:30:-1, 45:41:-1, 47:45:-1, 39:35:-1, 41:39:-1,
+               54:47:-1, 59:54:-1, 64:59:-1, 67:64:-1]
+
+
+def neutral_prior(clips: list[np.ndarray], shown: list[tuple[np.ndarray, np.ndarray]] = (),
+                  population: np.ndarray | None = None) -> dict | None:
+    """The expression-free prior of stccl.edit.expression: `neutral_shape`, the mean over
+    identities of each one's median normalised shape, made left-right symmetric, and
+    `speech_spread`, each coordinate's mean spread over time in neutral speech (with landmark
+    noise). None without a usable neutral clip.
+
+    `clips`: neutral clips' landmarks ((N,68,2) each, any frame). `shown`: (landmarks,
+    prototype) of emotional clips of more identities: each adds its median shape less the part
+    along its labelled emotion's prototype (measured from the neutral clips' mean), so a happy
+    take still says where that face's brows sit. `population` ((68,2), any frame): a mean face
+    of many more identities than the clips have (stccl.face.predictor_mean), which then gives
+    everything but the mouth; the clips give the mouth, which it shows smiling and open."""
+    shapes, spreads = [], []
+    for lmk in clips:
+        n = _normalised(lmk)
+        if n is not None:
+            shapes.append(np.median(n, 0))
+            spreads.append(n.std(0))
+    if not shapes:
+        return None
+    base = np.mean(shapes, 0)
+    for lmk, proto in shown:
+        n = _normalised(lmk)
+        if n is None:
+            continue
+        p = np.asarray(proto, np.float64).copy()
+        p[0:17] = 0.0
+        median = np.median(n, 0)
+        along = max(0.0, float(((median - base) * p).sum() / max((p * p).sum(), 1e-12)))
+        shapes.append(median - along * p)
+    shape = np.mean(shapes, 0)
+    if population is not None:
+        shape[:48] = normalise(np.asarray(population, np.float64))[:48]
+    mirrored = shape[MIRROR] * [-1.0, 1.0]
+    spread = np.mean(spreads, 0)
+    return {"neutral_shape": np.round((shape + mirrored) / 2, 4).tolist(),
+            "speech_spread": np.round((spread + spread[MIRROR]) / 2, 4).tolist(),
+            "prior_identities": len(shapes), "prior_population": population is not None}
+
+
+def _normalised(lmk: np.ndarray) -> np.ndarray | None:
+    lmk = np.asarray(lmk, np.float64)
+    lmk = lmk[np.isfinite(lmk).all((1, 2))]
+    return normalise(lmk) if len(lmk) >= 3 else None
 
 
 def save_prototypes(protos: dict, path: str | Path) -> None:

@@ -1,0 +1,99 @@
+"""Absolute expressions on the labelled shared MEAD takes, read back afresh (every frame detected
+anew, stccl.face.fresh) and measured as a mix of the prototypes (stccl.edit.expression):
+
+- `neutral` moves every labelled take's expression back toward zero;
+- a labelled emotion edited to another loses its own part;
+- `--intensity 0.5` lands about halfway;
+- a face already at the target (one the edit took there) changes little.
+
+Figures: `python -m pytest tests/test_absolute_edit.py -s` prints each (docs/edit.md).
+"""
+
+import numpy as np
+import pytest
+
+from stccl.edit.expression import EXPRESSIVE
+from stccl.edit.warp import load_expression_model
+from stccl.face.fresh import read_landmarks
+
+MEAD = {"M003": "happy", "M026": "disgusted", "M030": "angry", "W015": "neutral", "W036": "happy"}
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_expression_model()
+
+
+def reading(model, lmk) -> np.ndarray:
+    """Mean prototype weights (7,) over the frames where a face was read."""
+    lmk = lmk[np.isfinite(lmk).all((1, 2))]
+    return model.weights(lmk).mean(0)
+
+
+def size(model, w) -> float:
+    """How far from neutral (IOD, over all points) the mix of prototypes `w` is."""
+    return float(np.linalg.norm(model.shown(w[None])[0]))
+
+
+def edited(warp_editor, edit_clips, dlib_backend, tmp_path, key, emotion, intensity=None):
+    out = tmp_path / f"{key}.{emotion}.{intensity}.mp4"
+    warp_editor.edit(edit_clips[key], emotion=emotion, out=out, intensity=intensity)
+    return read_landmarks(out, dlib_backend)
+
+
+@pytest.mark.parametrize("key", list(MEAD))
+def test_neutral_moves_the_expression_back_toward_zero(key, model, edit_clips, fresh_inputs, warp_editor,
+                                                       dlib_backend, tmp_path):
+    before = reading(model, fresh_inputs[key])
+    after = reading(model, edited(warp_editor, edit_clips, dlib_backend, tmp_path, key, "neutral"))
+    print(f"\n{key} ({MEAD[key]}) -> neutral: size {size(model, before):.3f} -> {size(model, after):.3f} IOD")
+    assert size(model, after) < 0.75 * size(model, before)
+    if MEAD[key] != "neutral":  # its own emotion's part does not grow
+        k = EXPRESSIVE.index(MEAD[key])
+        assert after[k] <= before[k] + 0.05, (before[k], after[k])
+
+
+@pytest.mark.parametrize(("key", "target"), [("W036", "sad"), ("M026", "surprised")])
+def test_a_labelled_emotion_edited_to_another_loses_its_own_part(key, target, model, edit_clips, fresh_inputs,
+                                                                 warp_editor, dlib_backend, tmp_path):
+    own, new = EXPRESSIVE.index(MEAD[key]), EXPRESSIVE.index(target)
+    before = reading(model, fresh_inputs[key])
+    after = reading(model, edited(warp_editor, edit_clips, dlib_backend, tmp_path, key, target))
+    print(f"\n{key} -> {target}: {MEAD[key]} {before[own]:.2f} -> {after[own]:.2f}, "
+          f"{target} {before[new]:.2f} -> {after[new]:.2f}")
+    assert after[own] < 0.6 * before[own]
+    assert after[new] > before[new] + 0.1
+
+
+def test_half_intensity_lands_about_halfway(model, edit_clips, fresh_inputs, warp_editor, dlib_backend, tmp_path):
+    """W015 (a neutral take) to surprised: the surprised part at 0.5 is about half of that at 1."""
+    k = EXPRESSIVE.index("surprised")
+    before = reading(model, fresh_inputs["W015"])[k]
+    half = reading(model, edited(warp_editor, edit_clips, dlib_backend, tmp_path, "W015", "surprised", 0.5))[k]
+    full = reading(model, edited(warp_editor, edit_clips, dlib_backend, tmp_path, "W015", "surprised", 1.0))[k]
+    ratio = (half - before) / (full - before)
+    print(f"\nW015 -> surprised: {before:.2f} / 0.5: {half:.2f} / 1: {full:.2f}, ratio {ratio:.2f}")
+    assert full - before > 0.3
+    assert 0.3 < ratio < 0.7
+
+
+def test_a_face_already_at_its_target_changes_little(model, edit_clips, fresh_inputs, warp_editor, dlib_backend,
+                                                     tmp_path):
+    """W015 (a neutral take) edited to happy is at the target; edited to happy once more, it
+    moves far less than the first edit moved it (adding the prototype again would move it as
+    much: the relative edit)."""
+    from stccl.face.measures import normalise
+
+    def moved(a, b):
+        ok = np.isfinite(a).all((1, 2)) & np.isfinite(b).all((1, 2))
+        return float(np.linalg.norm((normalise(b[ok]) - normalise(a[ok])).mean(0)))
+
+    once = tmp_path / "once.mp4"
+    warp_editor.edit(edit_clips["W015"], emotion="happy", out=once)
+    twice = tmp_path / "twice.mp4"
+    warp_editor.edit(once, emotion="happy", out=twice)
+    a, b, c = fresh_inputs["W015"], read_landmarks(once, dlib_backend), read_landmarks(twice, dlib_backend)
+    first, second = moved(a, b), moved(b, c)
+    print(f"\nW015 -> happy: the first edit moved the mean shape {first:.3f} IOD, the second {second:.3f}")
+    assert first > 0.05
+    assert second < 0.4 * first
