@@ -26,3 +26,9 @@ def test_editor_arguments_override_the_config():
 def test_editor_defaults():
     ed = Editor(engine="warp")
     assert ed.config.device == "auto" and ed.config.track.tracker == "auto"
+
+
+def test_labels_are_absolute_unless_relative_is_asked():
+    assert Editor(engine="warp").engine.expression is not None  # reads what the face shows
+    assert Editor(engine="warp", relative=True).engine.expression is None
+    assert Editor(engine="warp", config=EditConfig(relative=True)).engine.expression is None
