@@ -43,19 +43,24 @@ MORE_IDENTITIES = (("mead/W036_level_3_happy_007.mp4", "happy"), ("mead/M026_lev
 BLENDS = (0.25, 0.5, 0.75)
 
 
+def mead_pairs_tree(shared: Path, root: Path) -> Path:
+    """The shared real cross-emotion pairs (mead-pairs/<actor>_level_<k>_<emotion>_<NNN>.mp4)
+    as symlinks in MEAD's layout, so that `stccl prep` pairs them as it would pair MEAD."""
+    for src in sorted((shared / "mead-pairs").glob("*_level_*_*_*.mp4")):
+        actor, _, level, emotion, sentence = src.stem.split("_")
+        d = root / actor / "video" / "front" / emotion / f"level_{level}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"{sentence}.mp4").symlink_to(src)
+    return root
+
+
 def prepare(out: Path) -> Path:
     from stccl.config import PrepConfig
     from stccl.data.prep import run_prep
 
-    tree = out / "MEAD"
-    for src in sorted((SHARED / "mead-pairs").glob("*_level_*_*_*.mp4")):
-        actor, _, level, emotion, sentence = src.stem.split("_")
-        d = tree / actor / "video" / "front" / emotion / f"level_{level}"
-        d.mkdir(parents=True, exist_ok=True)
-        (d / f"{sentence}.mp4").symlink_to(src)
     cfg = PrepConfig()
     cfg.track.tracker = "dlib"
-    run_prep(tree, out / "prep", cfg)
+    run_prep(mead_pairs_tree(SHARED, out / "MEAD"), out / "prep", cfg)
     return out / "prep"
 
 

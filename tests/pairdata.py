@@ -40,9 +40,7 @@ def build_pair_tree(shared: Path, root: Path, actors=tuple(CLIPS)) -> Path:
 
 
 def build_mead_pairs_tree(shared: Path, root: Path) -> Path:
-    """The shared real cross-emotion pairs (mead-pairs/<actor>_level_<k>_<emotion>_<NNN>.mp4)
-    as symlinks in MEAD's layout, so that `stccl prep` pairs them as it would pair MEAD."""
-    for src in sorted((shared / "mead-pairs").glob("*_level_*_*_*.mp4")):
-        actor, _, level, emotion, sentence = src.stem.split("_")
-        mead_path(root, actor, emotion, int(level), sentence).symlink_to(src)
-    return root
+    """The shared real cross-emotion pairs in MEAD's layout (benchmarks.prototypes)."""
+    from benchmarks.prototypes import mead_pairs_tree
+
+    return mead_pairs_tree(shared, root)

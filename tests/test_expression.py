@@ -11,7 +11,8 @@ from stccl.edit.expression import EXPRESSIVE, Smoother
 from stccl.edit.facs import PACKAGED
 from stccl.edit.warp import WarpEngine, load_expression_model, target_landmarks
 from stccl.errors import DataError
-from stccl.train.prototypes import MIRROR, neutral_prior
+from stccl.face.measures import MIRROR
+from stccl.train.prototypes import neutral_prior
 
 IOD = 60.0
 CENTRE = np.array([128.0, 110.0])

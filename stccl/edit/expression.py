@@ -21,7 +21,7 @@ import numpy as np
 
 from ..emotions import EMOTIONS
 from ..face.measures import normalise
-from ..face.pose import in_plane, rotations
+from ..face.pose import views
 
 EXPRESSIVE = tuple(e for e in EMOTIONS if e != "neutral")
 LOWER_LIP = [55, 56, 57, 58, 59, 65, 66, 67]
@@ -60,9 +60,7 @@ class ExpressionModel:
     def canonical(self, landmarks: np.ndarray) -> np.ndarray:
         """(B,68,2) image landmarks -> normalised shapes seen from the front (B,68,2)."""
         lmk = np.asarray(landmarks, np.float64)
-        n = normalise(lmk)
-        views = np.stack([in_plane(R) for R in rotations(lmk)])
-        return np.einsum("bij,bnj->bni", np.linalg.inv(views), n)
+        return np.einsum("bij,bnj->bni", np.linalg.inv(views(lmk)), normalise(lmk))
 
     def weights(self, landmarks: np.ndarray) -> np.ndarray:
         """(B,68,2) -> (B,7) weight (0 .. MAX_WEIGHT) of each of EXPRESSIVE in each frame."""
@@ -109,6 +107,27 @@ class _Supports:
         out = np.maximum(w[np.arange(len(H)), best], 0.0)
         out[~np.isfinite(loss.min(1))] = 0.0  # no support feasible: b points away from every column
         return out
+
+
+class ShownReader:
+    """What a video's faces show, frame after frame: `model`'s weights smoothed over time
+    (`Smoother`), their mean so far (`reading`), and the displacement they stand for."""
+
+    def __init__(self, model: ExpressionModel, fps: float):
+        self.model, self.smoother = model, Smoother(fps)
+        self._sum, self._n = np.zeros(len(EXPRESSIVE)), 0
+
+    def __call__(self, indices: list[int], landmarks: np.ndarray) -> np.ndarray:
+        """Frames' indices and (B,68,2) landmarks, in frame order -> (B,68,2) shown."""
+        weights = self.smoother(indices, self.model.weights(landmarks))
+        self._sum += weights.sum(0)
+        self._n += len(weights)
+        return self.model.shown(weights)
+
+    @property
+    def reading(self) -> dict[str, float]:
+        """Mean weight per emotion over the frames read so far."""
+        return self.model.reading((self._sum / max(self._n, 1))[None])
 
 
 class Smoother:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..face.measures import MIRROR
+
 # image-left / image-right halves
 L_BROW, R_BROW = (17, 18, 19, 20, 21), (26, 25, 24, 23, 22)  # outer -> inner
 L_CORNER, R_CORNER = (48, 60), (54, 64)
@@ -31,15 +33,15 @@ def _au(moves: dict[tuple[int, ...], tuple[float, float]], mirror: bool = True) 
     return d
 
 
-_PAIRS = [(17, 26), (18, 25), (19, 24), (20, 23), (21, 22), (36, 45), (37, 44), (38, 43),
-          (39, 42), (40, 47), (41, 46), (31, 35), (32, 34), (48, 54), (49, 53), (50, 52),
-          (59, 55), (58, 56), (60, 64), (61, 63), (67, 65)]
+# the image-left points an AU may give (their mirror images: stccl.face.measures.MIRROR)
+_LEFT = (17, 18, 19, 20, 21, 36, 37, 38, 39, 40, 41, 31, 32, 48, 49, 50, 59, 58, 60, 61, 67)
 
 
 def _mirror(d: np.ndarray) -> np.ndarray:
     """Points given on the image-left side get the mirrored motion on the right side."""
     out = d.copy()
-    for left, right in _PAIRS:
+    for left in _LEFT:
+        right = MIRROR[left]
         if np.any(d[left]) and not np.any(d[right]):
             out[right] = (-d[left][0], d[left][1])
     return out

@@ -22,7 +22,7 @@ from ..face import FaceStream, transform_landmarks, warp_to_crop
 from ..face.pose import head_pose
 from ..video import VideoReader, VideoWriter, probe
 from .ease import EaseBuffer, pose_factor, window_factor
-from .expression import Smoother
+from .expression import ShownReader
 from .engine import Engine
 from .paste import face_mask, paste_change
 
@@ -125,9 +125,8 @@ class _Run:
         self.size = engine.size or cfg.crop_size
         self.batch: list[_Item] = []
         self.ramp = 0
-        self.expression = getattr(engine, "expression", None)  # reads the expression shown
-        self.smoother = Smoother(fps)
-        self._shown_sum, self._shown_n = None, 0
+        model = getattr(engine, "expression", None)  # the engine reads the expression shown
+        self.shown = None if model is None else ShownReader(model, fps)
 
     def take(self, ease: EaseBuffer, emitted) -> None:
         self.ramp = ease.ramp
@@ -174,8 +173,9 @@ class _Run:
         else:
             x = torch.empty(len(items), 3, size, size)
         alpha = torch.tensor([it.alpha for it in items], dtype=torch.float32)
-        if self.expression is not None:
-            shown = torch.from_numpy(self._shown(items, lmk))
+        if self.shown is not None:
+            shown = torch.from_numpy(self.shown([it.face.index for it in items], lmk))
+            self.summary.shown = self.shown.reading
             out = self.engine(x, torch.from_numpy(lmk).float(), self.emotion, alpha, shown=shown)
         else:
             out = self.engine(x, torch.from_numpy(lmk).float(), self.emotion, alpha)
@@ -187,11 +187,3 @@ class _Run:
                                     None if delta is None else np.ascontiguousarray(delta[k]), mask)
             self.summary.edited_frames += 1
 
-    def _shown(self, items: list[_Item], lmk: np.ndarray) -> np.ndarray:
-        """The expression each frame shows (B,68,2), smoothed over frames; kept for the summary."""
-        weights = self.smoother([it.face.index for it in items], self.expression.weights(lmk))
-        total = weights.sum(0)
-        self._shown_sum = total if self._shown_sum is None else self._shown_sum + total
-        self._shown_n += len(weights)
-        self.summary.shown = self.expression.reading(self._shown_sum[None] / self._shown_n)
-        return self.expression.shown(weights)

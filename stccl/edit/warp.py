@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from ..emotions import EMOTIONS
 from ..errors import DataError, InputError
-from ..face.pose import in_plane, rotations
+from ..face.pose import views as pose_views
 from .engine import EngineOutput
 from .expression import ExpressionModel
 from .facs import PACKAGED
@@ -168,8 +168,7 @@ def target_landmarks(landmarks: torch.Tensor, displacement: torch.Tensor,
 
 def views(landmarks: torch.Tensor) -> torch.Tensor:
     """(B,68,2) -> (B,2,2) foreshortening of the face plane for each frame's head pose."""
-    pts = landmarks.detach().cpu().double().numpy()
-    return torch.tensor(np.stack([in_plane(R) for R in rotations(pts)]))
+    return torch.from_numpy(pose_views(landmarks.detach().cpu().double().numpy()))
 
 
 def anchors(landmarks: torch.Tensor, size: int, per_side: int = 8) -> torch.Tensor:

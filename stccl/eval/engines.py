@@ -71,12 +71,13 @@ def edit_crops(engine, crops: np.ndarray, lmk: np.ndarray, emotion: str, intensi
     lies outside the face is copied. Frames whose landmarks (N,68,2, crop px) are NaN are kept.
     An engine that reads the expression shown (warp) is given it, smoothed as the pipeline does.
     """
-    from ..edit.expression import Smoother
+    from ..edit.expression import ShownReader
 
     out = crops.copy()
     size = crops.shape[1]
     idx = np.nonzero(np.isfinite(lmk).all((1, 2)))[0]
-    reader, smoother = getattr(engine, "expression", None), Smoother(fps)
+    model = getattr(engine, "expression", None)
+    reader = None if model is None else ShownReader(model, fps)
     with torch.inference_mode():
         for k in range(0, len(idx), batch):
             sel = idx[k:k + batch]
@@ -84,8 +85,7 @@ def edit_crops(engine, crops: np.ndarray, lmk: np.ndarray, emotion: str, intensi
             lm = torch.from_numpy(lmk[sel].astype(np.float32))
             alpha = torch.full((len(sel),), float(intensity))
             if reader is not None:
-                shown = reader.shown(smoother(sel.tolist(), reader.weights(lmk[sel])))
-                res = engine(x, lm, emotion, alpha, shown=torch.from_numpy(shown))
+                res = engine(x, lm, emotion, alpha, shown=torch.from_numpy(reader(sel.tolist(), lmk[sel])))
             else:
                 res = engine(x, lm, emotion, alpha)
             mask = torch.from_numpy(np.stack([face_mask(lmk[i], size) for i in sel]))[:, None]

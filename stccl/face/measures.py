@@ -9,6 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 _LEFT_EYE, _RIGHT_EYE = slice(36, 42), slice(42, 48)
+# iBUG-68 point -> the point at its mirror image (image left <-> right)
+MIRROR = np.r_[16:-1:-1, 26:16:-1, 27:31, 35:30:-1, 45:41:-1, 47:45:-1, 39:35:-1, 41:39:-1,
+               54:47:-1, 59:54:-1, 64:59:-1, 67:64:-1]
 _INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
 _MOUTH = slice(48, 68)
 

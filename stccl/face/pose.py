@@ -101,3 +101,8 @@ def in_plane(R: np.ndarray) -> np.ndarray:
     c, s = eye / n
     unroll = np.array([[c, s], [-s, c]])
     return unroll @ A / n
+
+
+def views(landmarks: np.ndarray) -> np.ndarray:
+    """(B,68,2) image landmarks -> (B,2,2) `in_plane` maps of each frame's head pose."""
+    return np.stack([in_plane(R) for R in rotations(np.asarray(landmarks, np.float64))])

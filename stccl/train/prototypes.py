@@ -16,7 +16,7 @@ from ..data.store import require_pairs
 from ..edit.facs import facs_prototypes
 from ..edit.warp import constrain
 from ..emotions import EMOTIONS
-from ..face.measures import mouth_opening, normalise
+from ..face.measures import MIRROR, mouth_opening, normalise
 from ..fs import ensure_writable_dir, write_text_atomic
 from .config import PrototypesRunConfig
 
@@ -94,11 +94,6 @@ def _pair_displacement(ds, pair: dict) -> np.ndarray | None:
     x = np.stack([np.ones_like(dopen), dopen], 1)
     coef, *_ = np.linalg.lstsq(x, d, rcond=None)
     return coef[0].reshape(68, 2)
-
-
-# iBUG-68 point -> its mirror image (left <-> right)
-MIRROR = np.r_[16:-1:-1, 26:16:-1, 27:31, 35:30:-1, 45:41:-1, 47:45:-1, 39:35:-1, 41:39:-1,
-               54:47:-1, 59:54:-1, 64:59:-1, 67:64:-1]
 
 
 def neutral_prior(clips: list[np.ndarray], shown: list[tuple[np.ndarray, np.ndarray]] = (),
