@@ -19,7 +19,7 @@ from .devices import check_device
 from .emotions import check_emotion
 from .errors import InputError
 from .face.pick import check_face
-from .typed import Check, ConfigError, at_least, from_dict, overlay, to_dict, validate
+from .typed import Check, ConfigError, at_least, from_dict, more_than, overlay, to_dict, validate
 
 __all__ = ["AlignConfig", "ConfigError", "Device", "EditConfig", "Emotion", "FaceIndex", "PrepConfig",
            "TrackConfig", "from_dict", "load_toml", "overlay", "save_toml", "to_dict", "validate"]
@@ -40,7 +40,7 @@ class TrackConfig:
     device: Device = "auto"  # device for FAN
     detect_every: Count = 10  # re-detect at least every N frames
     detect_size: Count = 480  # longest side of the frame used for detection
-    face: FaceIndex = 0  # which face to follow when several: 0 = largest at the start, 1 = next, ...
+    face: FaceIndex = 0  # which face to follow when several: a whole number >= 0; 0 = the largest at the start, 1 = the next, ...
     turned: bool = True  # where HOG finds no face, look with dlib's CNN detector (slower; sees turned faces)
     turned_size: Count = 320  # longest side of the frame for a whole-frame CNN search
     max_gap: Annotated[int, at_least(0)] = 12  # gaps up to this many frames are interpolated, longer ones flagged
@@ -82,14 +82,14 @@ class PrepConfig:
 class EditConfig:
     """`stccl edit`: re-expression of a video."""
 
-    emotion: Emotion = "happy"  # target emotion
-    intensity: Annotated[float, at_least(0, "a number >= 0")] = 1.0  # 0 = unchanged, 1 = full, > 1 exaggerated
+    emotion: Emotion = "happy"  # target emotion (any case; stored and named in lower case)
+    intensity: Annotated[float, at_least(0, "a number >= 0")] = 1.0  # a number >= 0: 0 = unchanged, 1 = full, > 1 exaggerated
     engine: Literal["auto", "neural", "warp"] = "auto"  # auto = neural when generator weights are found, else warp
     weights: str | None = None  # generator weights (.safetensors); found in ./weights/ or $STCCL_WEIGHTS when not given
     prototypes: str | None = None  # warp-engine prototypes (JSON, see weights/PROTOTYPES.md); the shipped ones when not given
     relative: bool = False  # warp engine: add the target on top of the expression shown, instead of replacing it
-    start: Annotated[float, at_least(0)] | None = None  # edit from this time (s) on; the rest passes through
-    end: float | None = None  # edit up to this time (s)
+    start: Annotated[float, at_least(0)] | None = None  # edit from this time (s, >= 0, before the end of the video) on; the rest passes through
+    end: Annotated[float, more_than(0)] | None = None  # edit up to this time (s, > 0 and after --start; past the end = to the end)
     device: Device = "auto"  # device of the engine
     batch: Count = 8  # frames per engine call
     ease: Annotated[float, at_least(0)] = 0.32  # seconds over which the intensity ramps at face gaps and start/end

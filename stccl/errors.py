@@ -27,3 +27,11 @@ class DataError(StcclError):
 
 class TrainingError(StcclError):
     """Training cannot go on (a non-finite loss, a run folder from another config)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: unwinds like Ctrl-C, so temp files are removed on the way."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum

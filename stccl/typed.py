@@ -54,6 +54,15 @@ def at_least(low: float, what: str | None = None) -> Check:
     return Check(check, what or f">= {low:g}")
 
 
+def more_than(low: float, what: str | None = None) -> Check:
+    def check(value):
+        if not (value > low and math.isfinite(value)):
+            raise InputError(f"must be {what or f'more than {low:g}'}, got {_show(value)}")
+        return value
+
+    return Check(check, what or f"> {low:g}")
+
+
 def to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 

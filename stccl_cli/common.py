@@ -6,6 +6,9 @@ import dataclasses
 import functools
 import inspect
 import logging
+import signal
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,7 +26,7 @@ from rich.progress import (
 )
 
 from stccl.config import load_toml
-from stccl.errors import StcclError
+from stccl.errors import StcclError, Terminated
 from stccl.typed import FieldInfo, check_value, describe, has_key, nest, overlay
 
 console = Console()
@@ -55,15 +58,19 @@ def cli_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         verbose = bool(kwargs.get("verbose"))
         setup_logging(verbose)
         try:
-            return func(*args, **kwargs)
+            with _terminate_like_interrupt():
+                return func(*args, **kwargs)
         except typer.Exit:
             raise
         except StcclError as e:
             if verbose:
                 err_console.print_exception()
             raise fail(one_line(e)) from None
+        except Terminated as e:
+            name = signal.Signals(e.signum).name
+            raise fail(f"stopped by {name}; unfinished outputs were removed", 128 + e.signum) from None
         except KeyboardInterrupt:
-            raise fail("interrupted", 130) from None
+            raise fail("interrupted; unfinished outputs were removed", 130) from None
         except Exception as e:  # a bug, not bad input: still one line unless --verbose
             if verbose:
                 err_console.print_exception()
@@ -71,6 +78,26 @@ def cli_errors(func: Callable[..., Any]) -> Callable[..., Any]:
                        "(run with --verbose for the traceback)", 2) from None
 
     return wrapper
+
+
+@contextmanager
+def _terminate_like_interrupt():
+    """SIGTERM and SIGHUP raise Terminated (a KeyboardInterrupt) in the main thread, so a
+    killed run unwinds like Ctrl-C: writers abort and remove their temp files."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated(signum)
+
+    signals = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    old = {sig: signal.signal(sig, handler) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
 
 
 def one_line(e: BaseException) -> str:

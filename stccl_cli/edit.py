@@ -24,7 +24,8 @@ opt = ConfigOptions(EditConfig)
 def edit(
     inputs: list[Path] = typer.Argument(..., help="Video files, or folders of videos."),
     emotion: Optional[str] = opt("emotion", "--emotion", "-e",
-                                 help="angry | contempt | disgusted | fear | happy | neutral | sad | surprised"),
+                                 help="angry | contempt | disgusted | fear | happy | neutral | sad | surprised "
+                                      "(any case; the output is named in lower case)"),
     intensity: Optional[float] = opt("intensity", "--intensity", "-i"),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output file (one input only)."),
     out_dir: Optional[Path] = typer.Option(
@@ -122,6 +123,9 @@ def _run(editor, files: list[Path], out: Path | None, out_dir: Path | None,
 
 def _edit_one(editor, src, out, out_dir, cfg, preview, progress):
     target = out or default_output(src, cfg.emotion, out_dir)
+    png = target.with_suffix(".preview.png")
+    if preview and png.exists() and not cfg.overwrite:
+        raise InputError(f"{png} exists; pass --overwrite to replace it")
     task = progress.add_task(f"  {src.name}", total=None)
 
     def on_progress(done: int, total: int) -> None:
@@ -132,8 +136,22 @@ def _edit_one(editor, src, out, out_dir, cfg, preview, progress):
     if preview:
         from stccl.edit.preview import write_preview
 
-        write_preview(src, target, target.with_suffix(".preview.png"))
+        write_preview(src, target, png, overwrite=cfg.overwrite)
     return summary
+
+
+def _status(s) -> str:
+    """'ok', or 'ok, ...' in yellow with what the read had to work around."""
+    notes = []
+    if s.frames < s.expected_frames:
+        notes.append(f"{s.frames}/{s.expected_frames} frames read")
+    if s.repeated_frames:
+        notes.append(f"{s.repeated_frames} frames repeated to keep sync")
+    if s.dropped_frames:
+        notes.append(f"{s.dropped_frames} frames dropped to keep sync")
+    if s.short:
+        notes.append(f"{s.frames / s.frame_rate:.2f} of {s.header_seconds:.2f} s decoded")
+    return "ok" if not notes else f"[yellow]ok, {escape(', '.join(notes))}[/]"
 
 
 def _print_summary(results) -> None:
@@ -145,7 +163,7 @@ def _print_summary(results) -> None:
             table.add_row(src.name, "-", "-", "-", "-", "-", "-", f"[red]failed[/]: {err}")
             continue
         face = f"{100 * s.face_frames / max(s.frames, 1):.0f}%"
-        status = "ok" if s.frames >= s.expected_frames else f"[yellow]ok, {s.frames}/{s.expected_frames} frames read[/]"
+        status = _status(s)
         table.add_row(src.name, Path(s.output).name, str(s.frames), face, str(s.edited_frames),
                       s.shown_label, f"{s.fps:.1f}", status)
     console.print(table)

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from stccl.devices import require_device
 from stccl.errors import InputError
 import stccl.eval  # evaluate_pair and run_protocol load lazily: `stccl --version` imports no torch
 from stccl.eval import EvalConfig
@@ -48,6 +49,7 @@ def evaluate(
     clips_per_actor: Optional[int] = opt("clips_per_actor", "--clips-per-actor"),
     real_frames: Optional[int] = opt("real_frames", "--real-frames"),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder of a protocol run."),
+    overwrite: bool = opt("overwrite", "--overwrite"),
     config: Optional[Path] = CONFIG_OPTION,
     verbose: bool = VERBOSE_OPTION,
 ) -> None:
@@ -77,6 +79,7 @@ def evaluate(
     """
     given = opt.given(locals())
     cfg: EvalConfig = opt.resolve(EvalConfig(), config, locals())
+    require_device(cfg.device)  # a missing GPU is one line, before any video is read
     if data is not None:
         if input is not None or edited is not None:
             raise InputError("give either INPUT EDITED or --data PREP, not both")

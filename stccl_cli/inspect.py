@@ -26,8 +26,9 @@ def inspect(
     retrieval: bool = typer.Option(
         False, "--retrieval",
         help="With two prepared clips that are a pair: their similarity matrix, the DTW path on it."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N | mps"),
     tracker: str = typer.Option("auto", "--tracker", help="auto | dlib | fan"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output if it exists."),
     verbose: bool = VERBOSE_OPTION,
 ) -> None:
     """Draw what the correlation metric sees on a face: its patch correlations.
@@ -44,8 +45,8 @@ def inspect(
     and SECOND are two prepared clips of one pair, and the picture is the
     metric's frame-by-frame similarity matrix with the DTW path and each
     neutral frame's best match (the val/retrieval@1 diagnostic). Without --metric the
-    picture says UNTRAINED. The output is replaced if it exists; inputs are
-    never modified. See docs/inspect.md.
+    picture says UNTRAINED. An existing output is kept unless --overwrite
+    is given; inputs are never modified. See docs/inspect.md.
 
     Examples:
 
@@ -74,7 +75,8 @@ def inspect(
     try:
         summary = inspect_correlations(input, second, metric_path=metric, out=out, frame=frame,
                                        stage=stage, device=device, tracker=tracker,
-                                       progress=on_progress, retrieval=retrieval)
+                                       progress=on_progress, retrieval=retrieval,
+                                       overwrite=overwrite)
     finally:
         if progress.live.is_started:
             progress.stop()

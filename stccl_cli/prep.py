@@ -10,6 +10,7 @@ from rich.table import Table
 
 from stccl.config import PrepConfig
 from stccl.data.prep import PrepSummary, run_prep
+from stccl.devices import require_device
 from stccl.errors import InputError
 
 from .common import CONFIG_OPTION, VERBOSE_OPTION, ConfigOptions, cli_errors, console, csv, make_progress
@@ -57,6 +58,7 @@ def prep(
       stccl prep my_clips/ -o prepared/mine --tracker dlib
     """
     cfg: PrepConfig = opt.resolve(PrepConfig(), config, locals())
+    require_device(cfg.track.device)  # a missing GPU is one line, before any clip is read
     summary = _run_with_progress(input_dir, out, cfg)
     _print_summary(summary, out)
     if summary.failed_total:

@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from stccl.devices import require_device
 from stccl.train import run
 from stccl.train.config import ChainConfig, MetricRunConfig
 from stccl.train.stages import STAGES
@@ -89,6 +90,8 @@ def train(
       stccl train --data prep/ --stage prototypes -o runs/mead --export weights/
     """
     overrides = opt.given(locals())
+    if "train.device" in overrides:  # a missing GPU is one line, before any data is read
+        require_device(overrides["train.device"])
     if steps is not None and epochs is None:
         overrides["train.epochs"] = 0  # --steps counts, whatever epochs the preset or file set
     _quiet_unless_rank_zero()

@@ -240,7 +240,7 @@ def test_errors_are_stccl_errors(clips, tmp_path):
     kept = tmp_path / "kept.png"
     kept.write_bytes(b"old")
     with pytest.raises(NoFaceError):
-        inspect_correlations(blank, out=kept, tracker="dlib")
+        inspect_correlations(blank, out=kept, tracker="dlib", overwrite=True)
     assert kept.read_bytes() == b"old"  # a failed run leaves an existing output as it was
 
 

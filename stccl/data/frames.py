@@ -78,4 +78,5 @@ def require_labelled(root) -> tuple[PreparedDataset, list[dict]]:
     if not records:
         raise DataError(f"{root}: no clip has an emotion label ({', '.join(EMOTIONS)}); prepare a MEAD or "
                         "RAVDESS tree, or a folder whose sub-folders are named after emotions")
+    ds.check([r["id"] for r in records])  # a damaged clip fails now, not mid-training
     return ds, records

@@ -27,7 +27,7 @@ from ..face import (
     transform_landmarks,
     warp_to_crop,
 )
-from ..fs import ensure_writable_dir
+from ..fs import ensure_writable_dir, remove_stale_temps
 from ..video import VideoReader, probe
 from . import store
 from .audio import load_audio, mfcc_per_frame
@@ -87,6 +87,7 @@ def run_prep(input_path: str | Path, out: str | Path, cfg: PrepConfig,
     t0 = time.perf_counter()
     items = scan(input_path, cfg.layout, tuple(cfg.views), tuple(cfg.levels))
     root = ensure_writable_dir(out)
+    remove_leftovers(root)
     save_toml(cfg, root / "prep.toml")
     todo, skipped = plan(items, root, cfg)
     summary = PrepSummary(skipped=skipped)
@@ -109,6 +110,15 @@ def run_prep(input_path: str | Path, out: str | Path, cfg: PrepConfig,
     summary.pairs = len(pairs)
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def remove_leftovers(root: Path) -> list[Path]:
+    """The temp files and clip folders of dead prep runs on this host (a kill -9, a crash);
+    those of a live run (another `stccl prep` into the same folder) stay."""
+    removed = remove_stale_temps(root, [store.INDEX, store.PAIRS, "prep.toml"])
+    for sub in ("clips", "failed"):
+        removed += remove_stale_temps(root / sub)
+    return removed
 
 
 def _process(todo: list[ClipItem], root: Path, cfg: PrepConfig, emit: Event):

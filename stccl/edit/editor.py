@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import EditConfig, overlay
+from ..devices import require_device, resolve_device
 from ..errors import InputError
 from ..face import make_backend
 from .engine import Engine
@@ -44,7 +45,7 @@ def make_engine(cfg: EditConfig) -> tuple[Engine, str | None]:
 
 
 def _warp_device(device: str) -> str:
-    return "cpu" if device == "auto" else device
+    return "cpu" if device == "auto" else resolve_device(device)
 
 
 class Editor:
@@ -57,6 +58,8 @@ class Editor:
         """Arguments given here (not None) override the same fields of `config`."""
         self.config = _with(config or EditConfig(), dict(engine=engine, weights=weights, device=device,
                                                           **options), dict(tracker=tracker))
+        for dev in (self.config.device, self.config.track.device):
+            require_device(dev)  # a missing GPU is one line, before any weights or frames are read
         self.engine, self.notice = make_engine(self.config)  # notice: why auto chose warp, or None
         self._backend = None
 

@@ -44,6 +44,11 @@ class EditSummary:
     no_face_frames: int = 0
     turned_frames: int = 0  # frames whose edit was faded because the head is turned or tilted
     expected_frames: int = 0
+    # frames the constant-rate read repeated (damaged or variable-rate input) or dropped
+    repeated_frames: int = 0
+    dropped_frames: int = 0
+    header_seconds: float = 0.0  # the input's duration by its container header
+    frame_rate: float = 0.0
     seconds: float = 0.0
     # the expression read on the input's edited frames, as a weight per emotion (0 = none,
     # 1 = as strong as the prototype); empty where the engine does not read it
@@ -60,6 +65,13 @@ class EditSummary:
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds else 0.0
+
+    @property
+    def short(self) -> bool:
+        """The video decodes to clearly less than its header's duration (a truncated file)."""
+        if not self.frame_rate or not self.header_seconds:
+            return False
+        return self.header_seconds - self.frames / self.frame_rate > max(0.25, 2 / self.frame_rate)
 
 
 @dataclass
@@ -78,7 +90,8 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
     info = probe(src)
     first, last = _window(cfg, info)
     summary = EditSummary(str(src), str(out), engine.name, emotion, cfg.intensity,
-                          expected_frames=info.expected_frames)
+                          expected_frames=info.expected_frames, header_seconds=info.duration,
+                          frame_rate=info.fps)
     writer = VideoWriter(out, info.fps, info.width, info.height, audio_from=src, inputs=[src],
                          overwrite=cfg.overwrite, crf=cfg.crf, preset=cfg.preset,
                          rotation=info.rotation)
@@ -92,6 +105,8 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
                     run.take(ease, stream.push(frame))
                 if on_progress:
                     on_progress(summary.frames + len(run.batch), info.expected_frames)
+            summary.repeated_frames = reader.frames_repeated
+            summary.dropped_frames = reader.frames_dropped
             run.take(ease, stream.finish())
             run.collect(ease.finish())
             run.flush()

@@ -23,7 +23,7 @@ def _frames_at(path: Path, indices: list[int]) -> list[np.ndarray]:
 
 
 def write_preview(src: str | Path, edited: str | Path, png: str | Path, n: int = 4,
-                  height: int = 256) -> Path:
+                  height: int = 256, overwrite: bool = False) -> Path:
     info = probe(src)
     count = min(info.frames, probe(edited).frames)
     indices = sorted({int(i) for i in np.linspace(0, count - 1, n + 2)[1:-1]})
@@ -33,6 +33,6 @@ def write_preview(src: str | Path, edited: str | Path, png: str | Path, n: int =
                             interpolation=cv2.INTER_AREA) for f in _frames_at(Path(path), indices)]
         rows.append(np.concatenate(tiles, axis=1))
     png = Path(png)
-    with atomic_path(png) as tmp:
+    with atomic_path(png, overwrite) as tmp:
         cv2.imwrite(str(tmp), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
     return png

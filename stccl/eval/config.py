@@ -46,3 +46,4 @@ class EvalConfig:
     clips_per_actor: Annotated[int, at_least(0)] = 0  # neutral clips edited per actor; 0 = all
     real_frames: Count = 300  # real-set frames per reference actor and emotion
     intensity: Annotated[float, at_least(0)] = 1.0  # intensity of every protocol edit
+    overwrite: bool = False  # replace the reports of an earlier protocol run in the output folder

@@ -73,6 +73,9 @@ def run_protocol(data: str | Path, out_dir: str | Path, opts: EvalConfig | None 
     """Run the protocol; write OUT/eval.json, OUT/eval.md and OUT/eval.png; return the JSON dict."""
     t0 = time.perf_counter()
     opts = validate(opts or EvalConfig())  # every value checked here, where the call enters
+    from .report import check_reports_free
+
+    check_reports_free(Path(out_dir), opts.overwrite)
     proto = PROTOCOLS[opts.protocol]
     emotions = list(opts.emotions) or list(proto.targets)
     ds = PreparedDataset(data)
@@ -158,7 +161,7 @@ def run_protocol(data: str | Path, out_dir: str | Path, opts: EvalConfig | None 
     }
     from .report import write_reports
 
-    result["files"] = write_reports(result, Path(out_dir))
+    result["files"] = write_reports(result, Path(out_dir), opts.overwrite)
     return result
 
 

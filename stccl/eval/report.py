@@ -30,15 +30,27 @@ def fmt(v, digits: int = 3) -> str:
     return f"{v:.{digits}f}"
 
 
-def write_reports(result: dict, out_dir: Path) -> dict[str, str]:
-    paths = {"json": out_dir / "eval.json", "markdown": out_dir / "eval.md", "chart": out_dir / "eval.png"}
+def report_paths(out_dir: Path) -> dict[str, Path]:
+    return {"json": out_dir / "eval.json", "markdown": out_dir / "eval.md", "chart": out_dir / "eval.png"}
+
+
+def check_reports_free(out_dir: Path, overwrite: bool) -> None:
+    """Refuse, before any work, to replace an earlier run's reports without `overwrite`."""
+    taken = [p.name for p in report_paths(Path(out_dir)).values() if p.exists()]
+    if taken and not overwrite:
+        raise InputError(f"{out_dir} already holds {', '.join(taken)} of an earlier run; pass "
+                         "--overwrite to replace them, or pick another -o folder")
+
+
+def write_reports(result: dict, out_dir: Path, overwrite: bool = False) -> dict[str, str]:
+    paths = report_paths(out_dir)
     files = {k: str(v) for k, v in paths.items()}
-    write_text_atomic(paths["json"], json.dumps({**result, "files": files}, indent=1) + "\n")
-    write_text_atomic(paths["markdown"], markdown(result))
+    write_text_atomic(paths["json"], json.dumps({**result, "files": files}, indent=1) + "\n", overwrite)
+    write_text_atomic(paths["markdown"], markdown(result), overwrite)
     ok, png = cv2.imencode(".png", chart(result))
     if not ok:
         raise InputError("PNG encoding of the chart failed")
-    write_bytes_atomic(paths["chart"], png.tobytes())
+    write_bytes_atomic(paths["chart"], png.tobytes(), overwrite)
     return files
 
 

@@ -18,24 +18,15 @@ import numpy as np
 import torch
 
 from ..errors import WeightsError
-from ..models.io import read_state_dict
+from ..models.io import fit_problems, read_state_dict
 
 SKIPPED = "not given: skipped"
+
+
 def key_report(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
-    """What keeps `state` from loading into `model` strictly; empty when it fits."""
-    own = model.state_dict()
-    missing = sorted(k for k in set(own) - set(state) if not k.endswith("num_batches_tracked"))
-    unexpected = sorted(set(state) - set(own))
-    shapes = sorted(f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
-                    for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing keys ({_few(missing)})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected keys ({_few(unexpected)})")
-    if shapes:
-        problems.append(f"{len(shapes)} keys of another shape ({_few(shapes)})")
-    return problems
+    """What keeps `state` from loading into `model` strictly (BatchNorm counters may be
+    missing), counted, the first of each named; empty when it fits."""
+    return fit_problems(model.state_dict(), state, optional=lambda k: k.endswith("num_batches_tracked"))
 
 
 def load_into(model: torch.nn.Module, path: str | Path, what: str,
@@ -82,7 +73,3 @@ class WeightedNet:
             x = x.permute(0, 3, 1, 2).float().div_(255)
         return self.forward(x).float().cpu().numpy()
 
-
-def _few(keys: list[str], n: int = 3) -> str:
-    more = f", +{len(keys) - n} more" if len(keys) > n else ""
-    return ", ".join(keys[:n]) + more

@@ -288,7 +288,14 @@ def load_fan(path: Path, device: str):
     if not isinstance(state, dict):
         raise WeightsError(f"{path} is not a state dict")
     net = FAN(4)
-    check_keys(net.state_dict().keys(), state.keys(), path)
+    own = net.state_dict()
+    check_keys(own.keys(), state.keys(), path)
+    wrong = [k for k in own if tuple(own[k].shape) != tuple(getattr(state[k], "shape", ()))]
+    if wrong:
+        k = wrong[0]
+        raise WeightsError(f"{path} does not fit FAN-4: {len(wrong)} tensor(s) of another shape (first "
+                           f"{k}: FAN-4's {tuple(own[k].shape)}, the file's "
+                           f"{tuple(getattr(state[k], 'shape', ()))})")
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as e:

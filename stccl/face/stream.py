@@ -77,7 +77,11 @@ class FaceStream:
         return out
 
     def finish(self) -> Emitted:
-        """Release the frames still held (a short gap at the end takes the last face)."""
+        """Release the frames still held (a short gap at the end takes the last face). A `face`
+        index past the faces found is a NoFaceError that says so."""
+        check_picked = getattr(self.tracker, "check_picked", None)
+        if check_picked is not None:
+            check_picked()
         if self._last is None:
             return self._release_missing()
         return self._release_gap(self._last)

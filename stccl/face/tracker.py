@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from ..config import TrackConfig
+from ..errors import NoFaceError
 from .backends import Backend, check_image, doubtful
 from .smooth import inter_ocular
 
@@ -142,7 +143,8 @@ class FaceTracker:
 
     `cfg.face` picks the face at the first detection (0 = largest); afterwards the face nearest
     to the last known one is followed. `stats` counts frames, full-frame `detections`,
-    `roi_detections` and `lost` (frames returned as None).
+    `roi_detections` and `lost` (frames returned as None). `check_picked` says, once the video
+    is done, when `cfg.face` asked for more faces than any frame showed.
     """
 
     def __init__(self, backend: Backend, cfg: TrackConfig | None = None) -> None:
@@ -150,6 +152,8 @@ class FaceTracker:
         self.cfg = cfg or TrackConfig()
         self.stats = {"frames": 0, "detections": 0, "roi_detections": 0, "turned_detections": 0,
                       "refits": 0, "lost": 0}
+        self.most_faces = 0  # most faces one frame showed while the face to follow was picked
+        self.followed = False  # whether a face was ever followed
         self.reset()
 
     def reset(self) -> None:
@@ -214,6 +218,7 @@ class FaceTracker:
             turned = self._search_turned(frame)
             boxes = turned if len(turned) else boxes
         if self._last_box is None:
+            self.most_faces = max(self.most_faces, len(boxes))
             order = np.argsort(-(boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))
             box = boxes[order[self.cfg.face], :4] if self.cfg.face < len(boxes) else None
         else:
@@ -223,6 +228,13 @@ class FaceTracker:
             return None
         self._since = 0
         return self._fit(frame, box)
+
+    def check_picked(self) -> None:
+        """NoFaceError when no face was followed because `cfg.face` is past the faces found."""
+        n, k = self.cfg.face, self.most_faces
+        if not self.followed and 0 < k <= n:
+            numbered = "it is face 0" if k == 1 else f"faces are numbered 0..{k - 1} from the largest"
+            raise NoFaceError(f"--face {n}: only {k} face{'s' * (k != 1)} found ({numbered})")
 
     def _search_turned(self, frame: np.ndarray) -> np.ndarray:
         """CNN detection while no face is followed: near the last face after a short loss,
@@ -259,6 +271,7 @@ class FaceTracker:
     def _keep(self, frame: np.ndarray, lmk: np.ndarray) -> None:
         self._lmk = lmk
         self._last_box = box_from_landmarks(lmk)
+        self.followed = True
         patch, self._next_patch = self._next_patch, None
         self._patch = patch if patch is not None else appearance_patch(frame, self._last_box)
         self._missed = 0

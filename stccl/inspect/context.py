@@ -69,6 +69,7 @@ class Context:
     done: int = 0
     total: int = 1
     window: int | None = None  # the window the metric was trained on, when its file says
+    overwrite: bool = False  # the output may replace an existing file
 
     def tick(self, n: int = 1) -> None:
         self.done += n

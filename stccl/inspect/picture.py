@@ -112,7 +112,7 @@ def inspect_picture(ctx: Context, src: Source, snd: Source | None, frame: int | 
                else "adaptive weights are not used by the CM variant")
     page = render_picture(ctx, src, snd, n, m, crops, crop2, maps, strip, (h, w), why_off,
                           chosen=frame is not None)
-    save_picture(page, out)
+    save_picture(page, out, ctx.overwrite)
     ctx.tick()
     return InspectSummary(
         out=out, kind="png", panels=panels, untrained=ctx.untrained, metric=ctx.label,
@@ -121,12 +121,12 @@ def inspect_picture(ctx: Context, src: Source, snd: Source | None, frame: int | 
         stats={k: _nan_stats(v) for k, v in maps.items()})
 
 
-def save_picture(page: np.ndarray, out: Path) -> None:
+def save_picture(page: np.ndarray, out: Path, overwrite: bool = False) -> None:
     """An RGB page encoded by `out`'s suffix and written atomically."""
     ok, buf = cv2.imencode(out.suffix.lower(), cv2.cvtColor(page, cv2.COLOR_RGB2BGR))
     if not ok:
         raise InputError(f"{out}: the picture could not be encoded")
-    write_bytes_atomic(out, buf.tobytes())
+    write_bytes_atomic(out, buf.tobytes(), overwrite)
 
 
 def _strip_temporal(f_at: dict[int, torch.Tensor], start: int, stop: int) -> np.ndarray:

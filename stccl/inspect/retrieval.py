@@ -67,7 +67,7 @@ def inspect_retrieval(ctx: Context, src: Source, snd: Source | None, out: Path) 
                  "retrieval_chance": scores.chance / k, "pos": scores.pos / k, "neg": scores.neg / k}
     matrices = [(_matrix_picture(m.numpy(), fa, fb, n_a, n_b, pair["path"]), m.numpy()) for m in (sim, sim_c)]
     img = _page(ctx, pair, matrices, stats)
-    save_picture(img, out)
+    save_picture(img, out, ctx.overwrite)
     ctx.tick()
     return InspectSummary(
         out=out, kind="retrieval", panels=["retrieval"], untrained=ctx.untrained, metric=ctx.label,

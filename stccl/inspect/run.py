@@ -23,7 +23,7 @@ def inspect_correlations(input: str | Path, second: str | Path | None = None,
                          metric_path: str | Path | None = None, out: str | Path = "inspect.png",
                          frame: int | None = None, stage: int = 2, device: str = "auto",
                          tracker: str = "auto", progress: Progress | None = None,
-                         retrieval: bool = False) -> InspectSummary:
+                         retrieval: bool = False, overwrite: bool = False) -> InspectSummary:
     """Draw the metric's patch correlations of INPUT (and SECOND) to `out` (.png or .mp4); with
     `retrieval`, the similarity matrix of a prepared pair (stccl.inspect.retrieval) instead."""
     out = Path(out)
@@ -57,6 +57,10 @@ def inspect_correlations(input: str | Path, second: str | Path | None = None,
         raise InputError(f"--frame {frame} is past the end of {src.name} ({src.frames} frame"
                          f"{'s' if src.frames != 1 else ''}: 0..{src.frames - 1})")
     ensure_writable_dir(out.parent if str(out.parent) else Path("."))
+    if out.is_dir():
+        raise InputError(f"{out} is a folder, not a file")
+    if out.exists() and not overwrite:
+        raise InputError(f"{out} exists; pass --overwrite to replace it")
 
     from ..devices import resolve_device
     from ..face.backends import make_backend
@@ -71,7 +75,7 @@ def inspect_correlations(input: str | Path, second: str | Path | None = None,
         make_backend(tracker, device)
     track = TrackConfig(tracker=tracker, device=device)
     ctx = Context(metric, cfg, label, untrained, stage, dev, backend, track, progress,
-                  window=window)
+                  window=window, overwrite=overwrite)
     if retrieval:
         return inspect_retrieval(ctx, src, snd, out)
     if video_out:

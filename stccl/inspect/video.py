@@ -86,7 +86,7 @@ def inspect_video(ctx: Context, src: Source, out: Path) -> InspectSummary:
     height, width = height + height % 2, width + width % 2
     audio = src.path if src.kind == "video" else None
     with VideoWriter(out, src.fps, width, height, audio_from=audio, inputs=(src.path,),
-                     overwrite=True, preset="fast") as writer:
+                     overwrite=ctx.overwrite, preset="fast") as writer:
         for rec in records:
             writer.write(pad_to(render(rec), height, width))
             ctx.tick()

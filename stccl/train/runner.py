@@ -49,6 +49,7 @@ def run(data: str | Path, out: str | Path, *, stage: str | None = None, preset: 
         section = tables.get(name, {}) if split else tables
         cfg = overlay(stage_preset(name, preset), section, where, prefix=f"{name}." if split else "")
         configs[name] = overlay(cfg, nest(per_stage[name]), "overrides")
+    _check_data(data)
     results = []
     for name, cfg in configs.items():
         hook = (lambda step, total, logs, name=name: on_step(name, step, total, logs)) if on_step else None
@@ -58,6 +59,14 @@ def run(data: str | Path, out: str | Path, *, stage: str | None = None, preset: 
         if on_result is not None:
             on_result(result)
     return results
+
+
+def _check_data(data: Path) -> None:
+    """Every prepared clip is checked before the first stage starts (cheap: sizes, offsets,
+    headers), so that a damaged clip that only a later stage reads fails now, not hours in."""
+    from ..data.store import PreparedDataset
+
+    PreparedDataset(data).check()
 
 
 def _stages(stage: str | None) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator, Protocol
 import torch
 
 from ..typed import to_dict
-from ..errors import DataError, TrainingError
+from ..errors import DataError, StcclError, TrainingError
 from ..fs import atomic_path, ensure_writable_dir, write_text_atomic
 from . import dist
 from .config import TrainConfig
@@ -239,7 +239,7 @@ class Trainer:
             self.task.train_set, batch_sampler=sampler, num_workers=workers,
             pin_memory=self.rt.device.type == "cuda", persistent_workers=workers > 0,
             generator=torch.Generator().manual_seed(self.cfg.seed + start))  # not the global RNG
-        return iter(loader)
+        return _worker_errors(iter(loader)) if workers else iter(loader)
 
     def _validate(self) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -387,3 +387,17 @@ def _sigterm_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _worker_errors(batches: Iterator[Any]) -> Iterator[Any]:
+    """A loader worker's StcclError (a damaged JPEG in a prepared clip, say) comes back from
+    torch as "Caught DataError in DataLoader worker ... Original Traceback ...": raise it again
+    with its own one-line message, so that the CLI prints that line and no traceback."""
+    try:
+        yield from batches
+    except StcclError as e:
+        text = str(e)
+        if not text.startswith("Caught "):
+            raise
+        last = text.rstrip().splitlines()[-1]
+        raise type(e)(last.split(": ", 1)[-1]) from None

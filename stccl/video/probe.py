@@ -34,6 +34,7 @@ _CASCADE = ("Nothing was written", "Task finished with error code", "Terminating
             "Error while opening encoder", "Could not write header", "Conversion failed",
             "Error opening output file", "Exiting normally", "At least one output file")
 _MP4_LIKE = (".mp4", ".m4v", ".mov")
+_PROGRESS = re.compile(r"^[a-z_0-9]+=\S*$")  # -progress key=value lines
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,15 @@ class VideoInfo:
     codec: str
     audio_codec: str | None
     damaged: bool = False
+    # the stream's average rate is below its base rate (tbr): frames come at varying times.
+    # `fps` is then the base rate, at which the reader repeats frames to fill the gaps
+    variable: bool = False
 
     @property
     def expected_frames(self) -> int:
-        """Frames the file should hold: the index's count when the packet count hit damage."""
-        if self.damaged:
+        """Frames a constant-rate read gives: the packet count, or the duration's worth when
+        the packets hit damage or come at a variable rate."""
+        if self.damaged or self.variable:
             return max(self.frames, round(self.duration * self.fps))
         return self.frames
 
@@ -151,7 +156,10 @@ def _build_info(path: Path, header: str, tail: str, video: dict, audio: dict | N
     rotation = video["rotation"]
     if rotation in (90, 270):
         width, height = height, width
-    fps = _parse_rate(desc, "fps") or _parse_rate(desc, "tbr")
+    fps, base = _parse_rate(desc, "fps"), _parse_rate(desc, "tbr")
+    # 25 fps / 50 tbr is an interlaced field rate, not a variable one
+    variable = bool(fps and base and 1.001 < base / fps < 1.9)
+    fps = base if variable else (fps or base)
     frames = _count_frames(tail) if count else 0
     damaged = any(word in tail.lower() for word in _DAMAGE)
     if count and frames == 0:
@@ -168,7 +176,7 @@ def _build_info(path: Path, header: str, tail: str, video: dict, audio: dict | N
         path=path, width=width, height=height, fps=fps, frames=frames, duration=duration,
         rotation=rotation, has_audio=audio is not None, codec=_codec(desc),
         audio_codec=_codec(audio["desc"]) if audio else None,
-        damaged=damaged,
+        damaged=damaged, variable=variable,
     )
 
 
@@ -200,7 +208,7 @@ def _codec(desc: str) -> str:
 def _last_error(text: str) -> str:
     """The last stderr line that names a cause, skipping ffmpeg's cascade of follow-up errors."""
     lines = [re.sub(r"^(\[[^\]]*\]\s*)+", "", line.strip()) for line in text.splitlines()]
-    lines = [line for line in lines if line]
+    lines = [line for line in lines if line and not _PROGRESS.match(line)]
     causes = [line for line in lines if not line.startswith(_CASCADE)]
     return (causes or lines or ["unknown ffmpeg error"])[-1]
 

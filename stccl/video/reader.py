@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 import queue
+import re
 import subprocess
 import tempfile
 import threading
@@ -13,12 +15,18 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, VideoError
-from .probe import VideoInfo, _last_error, _tail_of, ffmpeg_exe, probe
+from .probe import VideoInfo, _last_error, _tail_of, ffmpeg_exe, fps_rational, probe
 
 log = logging.getLogger("stccl.video")
 
 class VideoReader:
-    """Streaming RGB decode; memory stays at a few chunks whatever the video length.
+    """Streaming RGB decode at a constant frame rate; memory stays at a few chunks whatever
+    the video length.
+
+    Frames come at `info.fps` on the input's own timestamps: where frames are missing (a
+    damaged stretch, a variable-rate input) the last good frame is repeated, so frame k is
+    always the picture shown at k / fps and the audio stays in sync within one frame.
+    `frames_repeated` / `frames_dropped` count what the constant rate needed (after the read).
 
     A reader runs once: iterate it (chunks) or call `frames()` (single frames), not both.
     `start`/`end` are seconds; the window yields round((end - start) * fps) frames when the
@@ -34,7 +42,10 @@ class VideoReader:
         self.info = info if info is not None else probe(self.path)
         self.chunk = chunk
         self.start, self.limit = _window(self.info, start, end)
-        self.frames_read = 0
+        self.frames_read = 0  # frames given to the caller, the repeated ones included
+        self.frames_repeated = 0  # by the constant rate, and at the end (frames_padded)
+        self.frames_dropped = 0
+        self.frames_padded = 0
         self._proc: subprocess.Popen | None = None
         self._stderr = None
         self._started = False
@@ -49,10 +60,30 @@ class VideoReader:
         self._proc = subprocess.Popen(self._command(), stdin=subprocess.DEVNULL,
                                       stdout=subprocess.PIPE, stderr=self._stderr)
         try:
-            yield from self._chunks()
+            last = None
+            for block in self._chunks():
+                last = block[-1]
+                yield block
+            self._proc.wait()
+            if self.frames_read == 0:
+                raise VideoError(f"{self.path}: no frames could be decoded ({_tail_of(self._stderr)})")
+            yield from self._pad(last)
             self._finish()
         finally:
             self.close()
+
+    def _pad(self, last: np.ndarray) -> Iterator[np.ndarray]:
+        """Where the decode stopped short of the frames the file should hold (damage up to its
+        end), the last good frame repeated up to that count, so the video lasts as its audio."""
+        expected, slack = self._expected()
+        missing = expected - self.frames_read if self.frames_read < expected - slack else 0
+        self.frames_padded = missing
+        last = last.copy()
+        while missing > 0:
+            n = min(missing, self.chunk)
+            missing -= n
+            self.frames_read += n
+            yield np.repeat(last[None], n, axis=0)
 
     def frames(self) -> Iterator[np.ndarray]:
         for block in self:
@@ -85,9 +116,10 @@ class VideoReader:
         cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats", "-loglevel", "error"]
         if self.start > 0:
             cmd += ["-ss", f"{self.start:.6f}"]
-        cmd += ["-i", str(self.path.absolute()), "-map", "0:V:0", "-fps_mode", "passthrough"]
-        if self.limit is not None:
-            cmd += ["-frames:v", str(self.limit)]
+        cmd += ["-i", str(self.path.absolute()), "-map", "0:V:0",
+                "-fps_mode", "cfr", "-r", fps_rational(self.info.fps),
+                "-progress", "pipe:2", "-stats_period", "30"]  # dup/drop counts, on stderr
+        cmd += ["-frames:v", str(self.limit if self.limit is not None else self._cap())]
         size = f"{self.info.width}x{self.info.height}"
         return cmd + ["-s", size, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
 
@@ -136,14 +168,31 @@ class VideoReader:
             if n < self.chunk:
                 return
 
+    def _cap(self) -> int:
+        """The whole clip's frame count at the constant rate (a damaged timestamp must not
+        stretch it)."""
+        info = self.info
+        return max(info.expected_frames, math.ceil(info.duration * info.fps - 1e-6))
+
     def _finish(self) -> None:
-        self._proc.wait()
-        if self.frames_read == 0:
-            raise VideoError(f"{self.path}: no frames could be decoded ({_tail_of(self._stderr)})")
-        expected, slack = self._expected()
-        if self.frames_read < expected - slack:
-            log.warning(f"{self.path.name}: decoded {self.frames_read} of {expected} frames "
-                        "(file truncated or corrupt)")
+        dup, self.frames_dropped = _fill_counts(self._stderr)
+        self.frames_repeated = dup + self.frames_padded
+        rate = f"{self.info.fps:g} fps"
+        if self.frames_padded:
+            log.warning(f"{self.path.name}: decoded {self.frames_read - self.frames_padded} of {self.frames_read} "
+                        f"frames (file truncated or corrupt); the last good frame is repeated "
+                        f"{self.frames_padded} time(s) to keep the video as long as its audio")
+        if dup or self.frames_dropped:
+            cause = ("it has a variable frame rate" if self.info.variable else
+                     "frames are missing or out of time (damaged or variable frame rate)")
+            log.warning(f"{self.path.name}: {cause}; {dup} frame(s) repeated and "
+                        f"{self.frames_dropped} dropped to keep a constant {rate} in sync with "
+                        "the audio")
+        header, decoded = self.info.duration, self.frames_read / self.info.fps
+        whole = self.start == 0 and self.limit is None
+        if whole and not self.frames_padded and header - decoded > max(0.25, 2 / self.info.fps):
+            log.warning(f"{self.path.name}: its header says {header:.2f} s but the video decodes "
+                        f"to {decoded:.2f} s (file truncated, or its audio runs on past the video)")
 
     def _expected(self) -> tuple[int, int]:
         total = self.info.expected_frames
@@ -156,6 +205,16 @@ class VideoReader:
 
 
 _END = object()
+_COUNT = re.compile(rb"^(dup|drop)_frames=(\d+)$", re.MULTILINE)
+
+
+def _fill_counts(stderr) -> tuple[int, int]:
+    """The last (dup_frames, drop_frames) ffmpeg's -progress wrote."""
+    stderr.seek(0)
+    counts = {"dup": 0, "drop": 0}
+    for kind, n in _COUNT.findall(stderr.read()):
+        counts[kind.decode()] = int(n)
+    return counts["dup"], counts["drop"]
 
 
 def _window(info: VideoInfo, start: float | None, end: float | None) -> tuple[float, int | None]:

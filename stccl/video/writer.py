@@ -1,25 +1,60 @@
-"""H.264 encoding with the input's audio carried over; atomic output."""
+"""Encoding with the input's audio carried over, into the container the output's name asks for;
+the output is claimed atomically and never replaces a file this run did not create."""
 
 from __future__ import annotations
 
 import logging
 import os
-import secrets
+import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError, VideoError
+from ..fs import claim, remove_stale_temps, temp_path
 from .probe import _MP4_LIKE, _inspect, _tail_of, ffmpeg_exe, fps_rational
 
 log = logging.getLogger("stccl.video")
 
-class VideoWriter:
-    """H.264 writer that carries the audio of `audio_from` over unchanged; atomic output.
 
-    Frames go to a hidden temp file next to `out`, which replaces `out` only on a clean close.
+@dataclass(frozen=True)
+class Container:
+    video: str  # the encoder
+    audio: str  # the encoder used when the input's audio cannot be copied
+    crf_offset: int = 0  # added to the x264-scale crf for about the same quality
+
+
+CONTAINERS = {
+    ".mp4": Container("libx264", "aac"),
+    ".m4v": Container("libx264", "aac"),
+    ".mov": Container("libx264", "aac"),
+    ".mkv": Container("libx264", "aac"),
+    ".webm": Container("libvpx-vp9", "libopus", crf_offset=12),
+}
+
+
+def container_for(out: Path) -> Container:
+    """The codecs an output's extension gets; a one-line InputError for any other extension."""
+    suffix = out.suffix.lower()
+    if not suffix:
+        raise InputError(f"{out}: give the output a video extension such as .mp4")
+    if suffix not in CONTAINERS:
+        raise InputError(f"{out.name}: cannot write {suffix} videos; use "
+                         f"{', '.join(CONTAINERS)}")
+    return CONTAINERS[suffix]
+
+
+class VideoWriter:
+    """Writer that carries the audio of `audio_from` over unchanged; atomic output.
+
+    The codec follows the output's extension (`CONTAINERS`: H.264 in .mp4/.mov/.mkv, VP9 and
+    Opus in .webm). Frames go to a hidden temp file next to `out`, named with this process's
+    id (`stccl.fs.temp_path`); a clean close claims `out` with it in one step (`stccl.fs.claim`:
+    without `overwrite`, a file that appeared at `out` meanwhile is kept and this run fails).
+    Temp files that dead runs left for the same output are removed when a writer starts.
     `width`/`height` are the upright (displayed) size of the frames given to `write`.
     `rotation` (clockwise, as in `VideoInfo.rotation`) stores the frames turned back to the
     source's orientation and tags the file with the same display rotation, so the output
@@ -34,11 +69,13 @@ class VideoWriter:
         self.width, self.height = int(width), int(height)
         self.rotation = rotation
         self.frames_written = 0
+        self.overwrite = overwrite
+        self.container = container_for(self.out)
         self._check(audio_from, inputs, overwrite)
         audio = _inspect(Path(audio_from), count=False) if audio_from is not None else None
         self._audio_from = Path(audio_from) if audio and audio.has_audio else None
-        tag = secrets.token_hex(4)
-        self.temp = self.out.parent / f".{self.out.stem}.tmp-{tag}{self.out.suffix}"
+        remove_stale_temps(self.out.parent, [self.out.name])
+        self.temp = temp_path(self.out)
         audio_codec = self._audio_codec()
         self._stderr = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(self._command(crf, preset, audio_codec),
@@ -52,8 +89,6 @@ class VideoWriter:
         if self.rotation not in (0, 90, 180, 270):
             raise InputError(f"rotation must be 0, 90, 180 or 270, got {self.rotation}")
         fps_rational(self.fps)
-        if not self.out.suffix:
-            raise InputError(f"{self.out}: give the output a video extension such as .mp4")
         sources = [p for p in (audio_from, *inputs) if p is not None]
         for src in sources:
             if _same_file(self.out, Path(src)):
@@ -82,7 +117,7 @@ class VideoWriter:
                 "-framerate", fps_rational(self.fps), "-i", "pipe:0"]
         if audio_codec:
             cmd += ["-i", str(self._audio_from.absolute())]
-        cmd += ["-map", "0:v:0", "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
+        cmd += ["-map", "0:v:0", *self._video_options(crf, preset),
                 "-pix_fmt", "yuv444p" if w % 2 or h % 2 else "yuv420p"]
         if audio_codec:
             cmd += ["-map", "1:a:0?", "-c:a", audio_codec]
@@ -90,14 +125,23 @@ class VideoWriter:
             cmd += ["-movflags", "+faststart"]
         return cmd + [str(self.temp.absolute())]
 
+    def _video_options(self, crf: int, preset: str) -> list[str]:
+        codec = self.container.video
+        crf = min(63, crf + self.container.crf_offset)
+        if codec == "libvpx-vp9":  # constant quality; speed 5 with row threads is about x264's fast
+            return ["-c:v", codec, "-crf", str(crf), "-b:v", "0", "-deadline", "good",
+                    "-cpu-used", "5", "-row-mt", "1"]
+        return ["-c:v", codec, "-preset", preset, "-crf", str(crf)]
+
     def _audio_codec(self) -> str | None:
         if self._audio_from is None:
             return None
         if _can_copy_audio(self._audio_from, self.out.suffix):
             return "copy"
+        name = {"aac": "AAC", "libopus": "Opus"}[self.container.audio]
         log.warning(f"{self._audio_from.name}: its audio cannot be copied into "
-                    f"{self.out.suffix}; re-encoding it as AAC")
-        return "aac"
+                    f"{self.out.suffix}; re-encoding it as {name}")
+        return self.container.audio
 
     def write(self, frames: np.ndarray) -> None:
         frames = np.asarray(frames)
@@ -114,9 +158,9 @@ class VideoWriter:
             self._proc.stdin.write(np.ascontiguousarray(frames).data)
         except BrokenPipeError:
             self._proc.wait()
-            err = _tail_of(self._stderr)
+            err = self._failure("stopped while writing")
             self.abort()
-            raise VideoError(f"{self.out}: ffmpeg stopped while writing ({err})") from None
+            raise err from None
         self.frames_written += len(frames)
 
     def close(self) -> None:
@@ -131,12 +175,26 @@ class VideoWriter:
             pass
         rc = self._proc.wait()
         if rc != 0:
-            err = _tail_of(self._stderr)
+            err = self._failure("failed")
             self.abort()
-            raise VideoError(f"{self.out}: ffmpeg failed ({err})")
+            raise err
         self._done = True
         self._stderr.close()
-        os.replace(self.temp, self.out)
+        try:
+            claim(self.temp, self.out, self.overwrite)
+        finally:
+            self.temp.unlink(missing_ok=True)
+
+    def _failure(self, what: str) -> VideoError:
+        """ffmpeg's cause in one line; a full disk said as such (ffmpeg's last line blames the
+        muxer, which hides it)."""
+        self._stderr.seek(0)
+        text = self._stderr.read().decode("utf-8", "replace")
+        if "No space left on device" in text:
+            free = _free_mb(self.out.parent)
+            return VideoError(f"{self.out}: the disk is full ({free} free in {self.out.parent}); "
+                              "nothing was written and the partial file was removed")
+        return VideoError(f"{self.out}: ffmpeg {what} ({_tail_of(self._stderr)})")
 
     def abort(self) -> None:
         if self._done:
@@ -161,6 +219,13 @@ class VideoWriter:
             self.abort()
         else:
             self.close()
+
+
+def _free_mb(folder: Path) -> str:
+    try:
+        return f"{shutil.disk_usage(folder).free / 2**20:.0f} MB"
+    except OSError:
+        return "no space"
 
 
 def _same_file(a: Path, b: Path) -> bool:
