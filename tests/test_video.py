@@ -129,7 +129,12 @@ def test_truncated_file_warns(tmp_path, caplog):
     data = full.read_bytes()
     cut.write_bytes(data[: int(len(data) * 0.6)])
     with caplog.at_level(logging.WARNING, logger="stccl.video"):
-        frames = read_all(cut)
+        short = read_all(cut)
+    assert 0 < len(short) < 100
+    assert f"cut.mp4: decoded {len(short)} of 100 frames" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="stccl.video"):
+        frames = read_all(cut, pad_end=True)
     # the 4 s the header promises, the frames past the damage repeating the last good one
     assert len(frames) == 100
     m = re.search(r"cut.mp4: decoded (\d+) of 100 frames .* repeated (\d+) time", caplog.text)

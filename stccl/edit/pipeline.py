@@ -99,7 +99,7 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
         run = _Run(cfg, engine, emotion, writer, summary, first, last, info.fps)
         stream = FaceStream.from_backend(backend, info.fps, cfg.track, cfg.align)
         ease = EaseBuffer(round(cfg.ease * info.fps))
-        with VideoReader(src, chunk=8, info=info) as reader:
+        with VideoReader(src, chunk=8, info=info, pad_end=True) as reader:
             for chunk in reader:
                 for frame in chunk:
                     run.take(ease, stream.push(frame))

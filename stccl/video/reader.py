@@ -27,6 +27,9 @@ class VideoReader:
     damaged stretch, a variable-rate input) the last good frame is repeated, so frame k is
     always the picture shown at k / fps and the audio stays in sync within one frame.
     `frames_repeated` / `frames_dropped` count what the constant rate needed (after the read).
+    When the decode stops short of the frames the file should hold (damage up to its end), the
+    read ends there, with a warning; with `pad_end` (the edit: its output must last as long as
+    the audio it copies) the last good frame is repeated up to that count (`frames_padded`).
 
     A reader runs once: iterate it (chunks) or call `frames()` (single frames), not both.
     `start`/`end` are seconds; the window yields round((end - start) * fps) frames when the
@@ -35,7 +38,7 @@ class VideoReader:
     """
 
     def __init__(self, path, chunk: int = 16, start: float | None = None,
-                 end: float | None = None, info: VideoInfo | None = None):
+                 end: float | None = None, info: VideoInfo | None = None, pad_end: bool = False):
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, got {chunk}")
         self.path = Path(path)
@@ -46,6 +49,8 @@ class VideoReader:
         self.frames_repeated = 0  # by the constant rate, and at the end (frames_padded)
         self.frames_dropped = 0
         self.frames_padded = 0
+        self.frames_missing = 0  # short of what the file should hold, at its end
+        self.pad_end = pad_end
         self._proc: subprocess.Popen | None = None
         self._stderr = None
         self._started = False
@@ -77,6 +82,9 @@ class VideoReader:
         end), the last good frame repeated up to that count, so the video lasts as its audio."""
         expected, slack = self._expected()
         missing = expected - self.frames_read if self.frames_read < expected - slack else 0
+        self.frames_missing = missing
+        if not self.pad_end:
+            return
         self.frames_padded = missing
         last = last.copy()
         while missing > 0:
@@ -182,6 +190,9 @@ class VideoReader:
             log.warning(f"{self.path.name}: decoded {self.frames_read - self.frames_padded} of {self.frames_read} "
                         f"frames (file truncated or corrupt); the last good frame is repeated "
                         f"{self.frames_padded} time(s) to keep the video as long as its audio")
+        elif self.frames_missing:
+            log.warning(f"{self.path.name}: decoded {self.frames_read} of "
+                        f"{self.frames_read + self.frames_missing} frames (file truncated or corrupt)")
         if dup or self.frames_dropped:
             cause = ("it has a variable frame rate" if self.info.variable else
                      "frames are missing or out of time (damaged or variable frame rate)")
@@ -190,7 +201,7 @@ class VideoReader:
                         "the audio")
         header, decoded = self.info.duration, self.frames_read / self.info.fps
         whole = self.start == 0 and self.limit is None
-        if whole and not self.frames_padded and header - decoded > max(0.25, 2 / self.info.fps):
+        if whole and not self.frames_missing and header - decoded > max(0.25, 2 / self.info.fps):
             log.warning(f"{self.path.name}: its header says {header:.2f} s but the video decodes "
                         f"to {decoded:.2f} s (file truncated, or its audio runs on past the video)")
 
