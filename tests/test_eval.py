@@ -220,7 +220,8 @@ def test_weights_mismatch_names_the_keys(tmp_path):
     with pytest.raises(WeightsError) as e:
         load_into(ResNetFace18(), path, "resnet_face18")
     msg = str(e.value)
-    assert "fc5.weight" in msg and "extra.weight" in msg and "bn5.bias (7,)" in msg
+    assert "1 missing key fc5.weight" in msg and "1 unexpected key extra.weight" in msg
+    assert "bn5.bias: the model's (512,), the file's (7,)" in msg
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(WeightsError):
         read_state_dict(tmp_path / "junk.pth")
