@@ -7,8 +7,6 @@ import functools
 import inspect
 import logging
 import signal
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,6 +25,7 @@ from rich.progress import (
 
 from stccl.config import load_toml
 from stccl.errors import StcclError, Terminated
+from stccl.interrupts import terminate_like_interrupt
 from stccl.typed import FieldInfo, check_value, describe, has_key, nest, overlay
 
 console = Console()
@@ -58,7 +57,7 @@ def cli_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         verbose = bool(kwargs.get("verbose"))
         setup_logging(verbose)
         try:
-            with _terminate_like_interrupt():
+            with terminate_like_interrupt():
                 return func(*args, **kwargs)
         except typer.Exit:
             raise
@@ -78,26 +77,6 @@ def cli_errors(func: Callable[..., Any]) -> Callable[..., Any]:
                        "(run with --verbose for the traceback)", 2) from None
 
     return wrapper
-
-
-@contextmanager
-def _terminate_like_interrupt():
-    """SIGTERM and SIGHUP raise Terminated (a KeyboardInterrupt) in the main thread, so a
-    killed run unwinds like Ctrl-C: writers abort and remove their temp files."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise Terminated(signum)
-
-    signals = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
-    old = {sig: signal.signal(sig, handler) for sig in signals}
-    try:
-        yield
-    finally:
-        for sig, h in old.items():
-            signal.signal(sig, h)
 
 
 def one_line(e: BaseException) -> str:

@@ -18,7 +18,6 @@ import json
 import logging
 import math
 import random
-import signal
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ import torch
 from ..typed import to_dict
 from ..errors import DataError, StcclError, TrainingError
 from ..fs import atomic_path, ensure_writable_dir, write_text_atomic
+from ..interrupts import terminate_like_interrupt
 from . import dist
 from .config import TrainConfig
 
@@ -188,7 +188,7 @@ class Trainer:
         t0, n0 = time.perf_counter(), start
         batches = self._batches(start)
         try:
-            with _sigterm_as_interrupt():
+            with terminate_like_interrupt():
                 while self.step < self.total:
                     if self.step % max(1, self.cfg.checkpoint_every) == 0 and self.step != start:
                         self._save()
@@ -370,23 +370,6 @@ def _rng_untouched(device: torch.device):
         finally:
             random.setstate(py)
             np.random.set_state(npy)
-
-
-@contextmanager
-def _sigterm_as_interrupt():
-    """torchrun and job schedulers stop workers with SIGTERM: checkpoint as on Ctrl-C."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _worker_errors(batches: Iterator[Any]) -> Iterator[Any]:
