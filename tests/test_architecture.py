@@ -12,13 +12,14 @@ MAX_LINES = 450
 
 # package (or module) of stccl -> what of stccl it may import. Data flows one way:
 # words -> configs -> video, draw -> face -> data, models -> edit -> train, eval, inspect.
-WORDS = {"errors", "emotions", "devices", "fs", "typed", "__version__"}
+WORDS = {"errors", "emotions", "devices", "fs", "typed", "interrupts", "__version__"}
 ALLOWED = {
     "errors": set(),
     "emotions": {"errors"},
     "devices": {"errors"},
     "fs": {"errors"},
     "typed": {"errors"},
+    "interrupts": {"errors"},
     "config": WORDS | {"face.pick"},
     "draw": set(),
     "video": WORDS,
