@@ -13,7 +13,6 @@ from stccl.config import EditConfig
 from stccl.edit.outputs import default_output, is_edit_output
 from stccl.errors import InputError, StcclError
 from stccl.fs import VIDEO_EXTENSIONS, ensure_writable_dir
-from stccl.video import probe
 
 from .common import CONFIG_OPTION, VERBOSE_OPTION, ConfigOptions, cli_errors, console, make_progress, one_line
 
@@ -98,6 +97,8 @@ def _expand(inputs: list[Path]) -> list[Path]:
 
 def _run(editor, files: list[Path], out: Path | None, out_dir: Path | None,
          cfg: EditConfig, preview: bool):
+    from stccl.video.probe import probe
+
     results = []
     progress = make_progress(transient=True)  # the summary table replaces the bars
     overall = progress.add_task("files", total=len(files), visible=len(files) > 1)

@@ -15,7 +15,6 @@ from stccl.errors import InputError
 import stccl.eval  # evaluate_pair and run_protocol load lazily: `stccl --version` imports no torch
 from stccl.eval import EvalConfig
 from stccl.eval.metrics import KEY_METRICS, METRICS
-from stccl.eval.report import ARROW, fmt
 
 from .common import CONFIG_OPTION, VERBOSE_OPTION, ConfigOptions, cli_errors, console, csv, make_progress
 
@@ -127,6 +126,8 @@ def _with_progress(label: str, run):
 
 
 def _print_pair(r: dict) -> None:
+    from stccl.eval.report import fmt
+
     f = r["frames"]
     console.print(f"[bold]{escape(Path(r['input']).name)}[/] -> [bold]{escape(Path(r['edited']).name)}[/]  "
                   f"target: {r['emotion'] or '?'}  frames compared: {f['compared']} "
@@ -152,6 +153,8 @@ def _print_pair(r: dict) -> None:
 
 
 def _print_protocol(r: dict) -> None:
+    from stccl.eval.report import ARROW, fmt
+
     keys = [k for k in KEY_METRICS if any(t["avg"].get(k) is not None for t in r["table"].values())]
     table = Table(title=f"stccl eval {r['protocol']}: mean over {', '.join(r['emotions'])}")
     table.add_column("engine", no_wrap=True)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.table import Table
 
 from stccl.config import PrepConfig
-from stccl.data.prep import PrepSummary, run_prep
 from stccl.devices import require_device
 from stccl.errors import InputError
+
+if TYPE_CHECKING:
+    from stccl.data.prep import PrepSummary
 
 from .common import CONFIG_OPTION, VERBOSE_OPTION, ConfigOptions, cli_errors, console, csv, make_progress
 
@@ -66,6 +68,8 @@ def prep(
 
 
 def _run_with_progress(input_dir: Path, out: Path, cfg: PrepConfig) -> PrepSummary:
+    from stccl.data.prep import run_prep  # here: `stccl prep --help` imports no cv2 or librosa
+
     progress = make_progress()
     clips = progress.add_task("clips", total=None)
     frames = progress.add_task("frames", total=None, visible=False)

@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from stccl import __version__
@@ -52,3 +53,20 @@ def test_bad_shard_and_config(tmp_path):
     bad.write_text("workerz = 3\n")
     r = runner.invoke(app, ["prep", str(tmp_path / "in"), "-o", str(tmp_path / "o"), "--config", str(bad)])
     assert r.exit_code == 1 and "workerz" in r.stderr
+
+
+HEAVY = ("torch", "kornia", "cv2", "dlib", "librosa", "scipy", "face_alignment", "moviepy", "numpy")
+
+
+@pytest.mark.parametrize("args", [["--version"], ["-h"], *[[c, "--help"] for c in
+                                  ("edit", "prep", "train", "eval", "inspect")]])
+def test_the_cli_answers_without_heavy_imports(args):
+    """`stccl --version`, `-h` and `COMMAND --help` answer at once: the heavy libraries load
+    inside the commands. Checked with the interpreter's own import log (-X importtime)."""
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "stccl_cli", *args],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "stccl_cli.main" in imported  # the log is what we think it is
+    assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
