@@ -78,7 +78,7 @@ def test_flow_moves_landmarks_to_targets(emotion):
 
     moved = target_landmarks(lmk.double(), eng.prototypes[emotion].double(), torch.ones(1, dtype=torch.float64),
                              views(lmk.double()))[0]
-    flow = out.flow[0]
+    flow = out.dense(S)[0]
     errors = []
     for p, q in zip(lmk[0], moved.float()):
         x, y = q.round().long().clamp(0, S - 1)
@@ -177,7 +177,7 @@ def test_inner_lip_contour_opening_kept_between_landmarks():
         errors = []
         for q, p in zip(dst.float(), src.float()):
             x, y = q.round().long().clamp(0, S - 1)  # read at the rounded pixel, as above
-            errors.append((q + out.flow[0][:, y, x] - p).norm().item())
+            errors.append((q + out.dense(S)[0][:, y, x] - p).norm().item())
         assert np.mean(errors) < 0.75 and np.max(errors) < 2.0, errors
 
 

@@ -12,18 +12,27 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import torch
+import torch.nn.functional as F
 
 from ..models.generator import warp
 
 
 @dataclass
 class EngineOutput:
-    """flow: (B,2,S,S) float32 backward offsets in crop pixels, (x, y) order:
-    out(p) = in(p + flow(p)). delta: (B,3,S,S) float32 or None, a colour change in units of
-    [0,1] RGB, added after the warp."""
+    """flow: (B,2,G,G) float32 backward offsets in crop pixels, (x, y) order:
+    out(p) = in(p + flow(p)). G may be smaller than the crop side S for a smooth field: node k
+    lies at crop position k * (S - 1) / (G - 1), and the field between nodes is bilinear
+    (`dense`). delta: (B,3,S,S) float32 or None, a colour change in units of [0,1] RGB, added
+    after the warp."""
 
     flow: torch.Tensor
     delta: torch.Tensor | None = None
+
+    def dense(self, size: int) -> torch.Tensor:
+        """The flow at every pixel of a size x size crop, (B,2,size,size)."""
+        if self.flow.shape[-1] == size:
+            return self.flow
+        return F.interpolate(self.flow.float(), size=(size, size), mode="bilinear", align_corners=True)
 
 
 class Engine(Protocol):
@@ -41,7 +50,7 @@ class Engine(Protocol):
 
 def apply_output(crops: torch.Tensor, out: EngineOutput) -> torch.Tensor:
     """The edited crops (B,3,S,S): crops warped by out.flow, plus out.delta, clamped to [0,1]."""
-    warped = warp(crops, out.flow)
+    warped = warp(crops, out.dense(crops.shape[-1]))
     if out.delta is not None:
         warped = warped + out.delta
     return warped.clamp(0.0, 1.0)

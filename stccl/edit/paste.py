@@ -4,6 +4,10 @@ The motion field is carried from crop to image coordinates and applied to the or
 with one remap, so the face keeps the frame's own resolution (it is not resampled through the
 crop); the colour change is added on top. A feathered mask from the face hull limits both,
 so pixels away from the face are exactly unchanged.
+
+The motion field and the mask are smooth, so the sampling map is built on a coarse grid over
+the face's box in the frame (one node every few pixels) and enlarged to the box by bilinear
+interpolation: the per-pixel work is one resize and one remap, whatever the crop size.
 """
 
 from __future__ import annotations
@@ -11,66 +15,113 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..face.align import invert, transform_landmarks
+from ..face.align import invert
 
 _BROWS = list(range(17, 27))
 _EYES = (slice(36, 42), slice(42, 48))
+MASK_SIZE = 96  # side of the mask raster the pipeline pastes with (it is feathered: smooth)
+NODE_CROP_PX = 2.0  # crop pixels between nodes of the coarse sampling map, at most
+NODE_PX = 8  # frame pixels between nodes, at most
 
 
-def face_mask(landmarks: np.ndarray, size: int, grow: float = 0.6, feather: float = 0.3) -> np.ndarray:
-    """(size, size) float32 in [0,1]: the landmark hull, with the brows lifted `grow` IOD to
-    take in the forehead, dilated and feathered over `feather` IOD. landmarks: (68,2) crop px."""
-    pts = np.asarray(landmarks, np.float64).copy()
-    iod = float(np.linalg.norm(pts[_EYES[1]].mean(0) - pts[_EYES[0]].mean(0))) or size * 0.25
+def face_mask(landmarks: np.ndarray, size: int, grow: float = 0.6, feather: float = 0.3,
+              raster: int | None = None) -> np.ndarray:
+    """(raster, raster) float32 in [0,1] (raster defaults to size): the landmark hull, with the
+    brows lifted `grow` IOD to take in the forehead, dilated and feathered over `feather` IOD.
+    landmarks: (68,2) in pixels of a size x size crop. Pixel k of the raster lies at crop
+    position k * (size - 1) / (raster - 1)."""
+    raster = raster or size
+    pts = np.asarray(landmarks, np.float64) * ((raster - 1) / (size - 1))
+    iod = float(np.linalg.norm(pts[_EYES[1]].mean(0) - pts[_EYES[0]].mean(0))) or raster * 0.25
     up = pts[_EYES[0]].mean(0) - pts[48:60].mean(0)
     up /= np.linalg.norm(up) or 1.0
     lifted = pts[_BROWS] + up * grow * iod
     hull = cv2.convexHull(np.concatenate([pts, lifted]).astype(np.float32))
-    mask = np.zeros((size, size), np.float32)
+    mask = np.zeros((raster, raster), np.float32)
     cv2.fillConvexPoly(mask, np.round(hull[:, 0] * 16).astype(np.int32), 1.0, cv2.LINE_AA, 4)
-    sigma = max(feather * iod / 2.0, 1.0)
+    sigma = max(feather * iod / 2.0, 1.0 if raster == size else 0.5)
     return cv2.GaussianBlur(mask, (0, 0), sigma)
 
 
 def paste_change(frame: np.ndarray, M: np.ndarray, flow: np.ndarray, delta: np.ndarray | None,
-                 mask: np.ndarray) -> np.ndarray:
+                 mask: np.ndarray, size: int | None = None) -> np.ndarray:
     """`frame` (H,W,3) uint8 with the change applied, in place; returns `frame`.
 
-    M: (2,3) image->crop. flow: (S,S,2) backward offsets in crop px. delta: (S,S,3) colour
-    change in [0,1] units or None. mask: (S,S) float in [0,1], in crop coordinates. The mask
-    scales the motion itself, so where it is 0 the sampling map is the identity and pixels are
-    copied exactly.
+    M: (2,3) image->crop, for a crop of side `size` (default: the flow's side). flow: (G,G,2)
+    backward offsets in crop px, on a grid whose node k lies at crop position
+    k * (size - 1) / (G - 1) (G = size: one node a pixel). delta: (size,size,3) colour change
+    in [0,1] units, or None. mask: (R,R) float in [0,1], on the same kind of grid over the crop.
+    The mask scales the motion itself, so where it is 0 the sampling map is the identity and
+    pixels are copied exactly.
     """
-    box = _mask_footprint(mask, M, frame.shape[1], frame.shape[0])
+    size = size or flow.shape[0]
+    h, w = frame.shape[:2]
+    box = _mask_footprint(mask, M, size, w, h)
     if box is None:
         return frame
     x0, y0, x1, y1 = box
-    to_crop = np.asarray(M, np.float64).copy()
-    to_crop[:, 2] += to_crop[:, :2] @ np.array([x0, y0], np.float64)  # ROI pixel -> crop
-    dsize = (x1 - x0, y1 - y0)
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    alpha = cv2.warpAffine(mask, to_crop, dsize, flags=flags, borderMode=cv2.BORDER_CONSTANT)
-    flow_img = cv2.warpAffine(flow, to_crop, dsize, flags=flags, borderMode=cv2.BORDER_CONSTANT)
-    # crop-pixel vectors -> image-pixel vectors, scaled by the mask
-    flow_img = cv2.transform(flow_img, invert(M)[:, :2].astype(np.float32)) * alpha[..., None]
-    map_x = flow_img[..., 0] + np.arange(x0, x1, dtype=np.float32)[None, :]
-    map_y = flow_img[..., 1] + np.arange(y0, y1, dtype=np.float32)[:, None]
+    to_image = invert(M)
+    step = _node_step(to_image, (size - 1) / max(flow.shape[0] - 1, 1))
+    # nodes at the centres of step x step cells over the box (cv2.resize's convention), so that
+    # enlarging by `step` puts every node back under its own pixel
+    cols, rows = -(-(x1 - x0) // step), -(-(y1 - y0) // step)
+    nx = x0 + (np.arange(cols, dtype=np.float64) + 0.5) * step - 0.5
+    ny = y0 + (np.arange(rows, dtype=np.float64) + 0.5) * step - 0.5
+    gx, gy = np.meshgrid(nx, ny)
+    A, t = np.asarray(M, np.float64)[:, :2], np.asarray(M, np.float64)[:, 2]
+    cx = A[0, 0] * gx + A[0, 1] * gy + t[0]  # node -> crop px
+    cy = A[1, 0] * gx + A[1, 1] * gy + t[1]
+    alpha = _sample(mask, cx, cy, size)
+    f = _sample(flow, cx, cy, size) * alpha[..., None]
+    # crop-pixel vectors -> image-pixel vectors
+    L = to_image[:, :2]
+    off = np.stack([L[0, 0] * f[..., 0] + L[0, 1] * f[..., 1],
+                    L[1, 0] * f[..., 0] + L[1, 1] * f[..., 1]], -1).astype(np.float32)
+    full = cv2.resize(off, (cols * step, rows * step), interpolation=cv2.INTER_LINEAR)
+    full = full[: y1 - y0, : x1 - x0]
+    map_x = full[..., 0] + np.arange(x0, x1, dtype=np.float32)[None, :]
+    map_y = full[..., 1] + np.arange(y0, y1, dtype=np.float32)[:, None]
     moved = cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     if delta is not None:
-        change = cv2.warpAffine(delta, to_crop, dsize, flags=flags, borderMode=cv2.BORDER_CONSTANT)
-        change *= (255.0 * alpha)[..., None]
+        to_crop = np.asarray(M, np.float64).copy()
+        to_crop[:, 2] += to_crop[:, :2] @ np.array([x0, y0], np.float64)  # ROI pixel -> crop
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        change = cv2.warpAffine(delta, to_crop, (x1 - x0, y1 - y0), flags=flags,
+                                borderMode=cv2.BORDER_CONSTANT)
+        a = cv2.resize(alpha.astype(np.float32), (cols * step, rows * step),
+                       interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
+        change *= (255.0 * a)[..., None]
         moved = np.clip(moved + change + 0.5, 0, 255).astype(np.uint8)
     frame[y0:y1, x0:x1] = moved
     return frame
 
 
-def _mask_footprint(mask: np.ndarray, M: np.ndarray, w: int, h: int):
+def _node_step(to_image: np.ndarray, flow_spacing: float) -> int:
+    """Frame pixels between map nodes: no more than NODE_CROP_PX crop pixels, nor than the
+    flow's own node spacing (a per-pixel flow keeps one node per crop pixel), nor NODE_PX."""
+    scale = float(np.sqrt(abs(np.linalg.det(to_image[:, :2]))))  # frame px per crop px
+    return int(max(1, min(NODE_PX, np.floor(scale * min(NODE_CROP_PX, flow_spacing)))))
+
+
+def _sample(grid: np.ndarray, cx: np.ndarray, cy: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear samples of a (G,G[,C]) grid over a size x size crop at crop positions (cx, cy);
+    0 outside the grid."""
+    k = (grid.shape[0] - 1) / (size - 1)
+    return cv2.remap(np.ascontiguousarray(grid, np.float32), (cx * k).astype(np.float32),
+                     (cy * k).astype(np.float32), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def _mask_footprint(mask: np.ndarray, M: np.ndarray, size: int, w: int, h: int):
+    """The frame box (x0, y0, x1, y1) that holds every mask pixel above 1e-3, or None."""
     ys, xs = np.nonzero(mask > 1e-3)
     if len(xs) == 0:
         return None
-    corners = np.array([[xs.min(), ys.min()], [xs.max() + 1, ys.min()],
-                        [xs.min(), ys.max() + 1], [xs.max() + 1, ys.max() + 1]], np.float64)
-    foot = transform_landmarks(corners, invert(M))
+    k = (size - 1) / (mask.shape[0] - 1)  # raster px -> crop px
+    lo_x, hi_x, lo_y, hi_y = (xs.min() - 1) * k, (xs.max() + 1) * k, (ys.min() - 1) * k, (ys.max() + 1) * k
+    corners = np.array([[lo_x, lo_y], [hi_x, lo_y], [lo_x, hi_y], [hi_x, hi_y]], np.float64)
+    to_image = invert(M)
+    foot = corners @ to_image[:, :2].T + to_image[:, 2]
     x0, y0 = np.floor(foot.min(0)).astype(int) - 2
     x1, y1 = np.ceil(foot.max(0)).astype(int) + 2
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)

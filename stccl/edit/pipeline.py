@@ -24,7 +24,7 @@ from ..video import VideoReader, VideoWriter, probe
 from .ease import EaseBuffer, pose_factor, window_factor
 from .expression import ShownReader
 from .engine import Engine
-from .paste import face_mask, paste_change
+from .paste import MASK_SIZE, face_mask, paste_change
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +197,8 @@ class _Run:
         flow = out.flow.float().permute(0, 2, 3, 1).cpu().numpy()
         delta = None if out.delta is None else out.delta.float().permute(0, 2, 3, 1).cpu().numpy()
         for k, it in enumerate(items):
-            mask = face_mask(lmk[k], size)
-            it.frame = paste_change(it.frame, it.face.M, np.ascontiguousarray(flow[k]),
-                                    None if delta is None else np.ascontiguousarray(delta[k]), mask)
+            mask = face_mask(lmk[k], size, raster=MASK_SIZE)
+            it.frame = paste_change(it.frame, it.face.M, flow[k],
+                                    None if delta is None else np.ascontiguousarray(delta[k]), mask, size)
             self.summary.edited_frames += 1
 

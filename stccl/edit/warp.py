@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..emotions import EMOTIONS
 from ..errors import DataError, InputError
@@ -232,6 +231,5 @@ class WarpEngine:
         gy, gx = torch.meshgrid(g, g, indexing="ij")
         pts = torch.stack([gx, gy], -1).reshape(1, -1, 2).expand(b, -1, -1)
         off = tps_eval(pts, centers.float(), weights.float(), affine.float()) * scale
-        off = off.reshape(b, self.grid, self.grid, 2).permute(0, 3, 1, 2).float()
-        flow = F.interpolate(off, size=(h, w), mode="bilinear", align_corners=True)
-        return EngineOutput(flow=flow.to(crops.device))
+        flow = off.reshape(b, self.grid, self.grid, 2).permute(0, 3, 1, 2).float()
+        return EngineOutput(flow=flow.to(crops.device))  # on the grid: smooth (see EngineOutput)

@@ -89,7 +89,7 @@ def edit_crops(engine, crops: np.ndarray, lmk: np.ndarray, emotion: str, intensi
             else:
                 res = engine(x, lm, emotion, alpha)
             mask = torch.from_numpy(np.stack([face_mask(lmk[i], size) for i in sel]))[:, None]
-            res.flow = res.flow.float().cpu() * mask
+            res.flow = res.dense(size).float().cpu() * mask
             if res.delta is not None:
                 res.delta = res.delta.float().cpu() * mask
             y = apply_output(x, res)
