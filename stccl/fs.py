@@ -11,6 +11,7 @@ import re
 import secrets
 import shutil
 import socket
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -163,3 +164,15 @@ def write_bytes_atomic(path: str | Path, data: bytes, overwrite: bool = True) ->
 def write_text_atomic(path: str | Path, text: str, overwrite: bool = True) -> None:
     with atomic_path(path, overwrite) as tmp:
         tmp.write_text(text)
+
+
+def torch_hub_dir() -> Path:
+    """torch.hub.get_dir() without importing torch: $TORCH_HOME/hub, else
+    $XDG_CACHE_HOME/torch/hub (~/.cache by default); torch's own answer when torch is loaded."""
+    torch = sys.modules.get("torch")
+    if torch is not None and hasattr(torch, "hub"):
+        return Path(torch.hub.get_dir())
+    if os.environ.get("TORCH_HOME"):
+        return Path(os.environ["TORCH_HOME"]).expanduser() / "hub"
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
+    return Path(cache).expanduser() / "torch" / "hub"

@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -46,29 +47,59 @@ def mean_face(open_mouth: float = 0.0) -> np.ndarray:
 
 def _engine_out(emotion, intensity, lmk=None):
     eng = WarpEngine()
-    lmk = torch.tensor(mean_face() if lmk is None else lmk, dtype=torch.float32)[None]
-    return eng, lmk, eng(torch.rand(1, 3, S, S), lmk, emotion, torch.tensor([intensity]))
+    lmk = np.asarray(mean_face() if lmk is None else lmk, np.float32)[None]
+    return eng, lmk, eng(np.zeros((1, 3, S, S), np.float32), lmk, emotion, np.array([intensity], np.float32))
 
 
 def test_zero_intensity_and_neutral_do_nothing():
     for emotion, a in (("happy", 0.0), ("neutral", 1.0)):
         _, _, out = _engine_out(emotion, a)
-        assert out.flow.abs().max() < 1e-4 and out.delta is None
+        assert np.abs(out.flow).max() < 1e-4 and out.delta is None
     x = torch.rand(2, 3, 32, 32)
     from stccl.edit.engine import EngineOutput
 
     assert torch.allclose(apply_output(x, EngineOutput(torch.zeros(2, 2, 32, 32))), x, atol=1e-5)
+    assert torch.allclose(apply_output(x, EngineOutput(np.zeros((2, 2, 8, 8), np.float32))), x, atol=1e-5)
+
+
+def test_the_default_edit_is_torch_free(shared_data, tmp_path):
+    """The warp engine is numpy, and a whole default edit (engine auto without weights, tracker
+    auto without FAN weights) imports no torch: it would cost more start-up than the edit."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from stccl import Editor; "
+            "s = Editor().edit(sys.argv[1], emotion='happy', out=sys.argv[2]); "
+            "print(s.edited_frames > 0, 'torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code, str(shared_data / "wild/OzA6jRYjVQs_00004.mp4"),
+                        str(tmp_path / "out.mp4")], capture_output=True, text=True, cwd=tmp_path,
+                       env={**os.environ, "STCCL_WEIGHTS": str(tmp_path), "TORCH_HOME": str(tmp_path)})
+    assert r.returncode == 0 and r.stdout.split()[-2:] == ["True", "False"], r.stderr[-2000:]
+
+
+def test_dense_flow_is_the_bilinear_field_between_nodes():
+    from stccl.edit.engine import EngineOutput
+
+    rng = np.random.default_rng(0)
+    grid = rng.normal(size=(1, 2, 5, 5)).astype(np.float32)
+    dense = EngineOutput(grid).dense(9)  # node k at pixel 2k
+    assert dense.shape == (1, 2, 9, 9)
+    np.testing.assert_allclose(dense[..., ::2, ::2], grid, atol=1e-6)
+    np.testing.assert_allclose(dense[..., 1, 0], (grid[..., 0, 0] + grid[..., 1, 0]) / 2, atol=1e-6)
+    ref = torch.nn.functional.interpolate(torch.from_numpy(grid), size=(9, 9), mode="bilinear", align_corners=True)
+    np.testing.assert_allclose(dense, ref.numpy(), atol=1e-5)
 
 
 def test_tps_interpolates_and_reproduces_affine():
-    c = torch.rand(1, 20, 2, dtype=torch.float64) * 2 - 1
-    v = torch.randn(1, 20, 2, dtype=torch.float64)
+    rng = np.random.default_rng(0)
+    c = rng.uniform(-1, 1, (1, 20, 2))
+    v = rng.normal(size=(1, 20, 2))
     w, a = tps_fit(c, v)
-    assert torch.allclose(tps_eval(c, c, w, a), v, atol=1e-8)
-    affine = c @ torch.tensor([[1.2, 0.1], [-0.3, 0.9]], dtype=torch.float64) + 0.5
-    w, a = tps_fit(c, affine)
-    x = torch.rand(1, 50, 2, dtype=torch.float64)
-    assert torch.allclose(tps_eval(x, c, w, a), x @ torch.tensor([[1.2, 0.1], [-0.3, 0.9]], dtype=torch.float64) + 0.5, atol=1e-8)
+    assert np.allclose(tps_eval(c, c, w, a), v, atol=1e-8)
+    A = np.array([[1.2, 0.1], [-0.3, 0.9]])
+    w, a = tps_fit(c, c @ A + 0.5)
+    x = rng.uniform(0, 1, (1, 50, 2))
+    assert np.allclose(tps_eval(x, c, w, a), x @ A + 0.5, atol=1e-8)
 
 
 @pytest.mark.parametrize("emotion", [e for e in EMOTIONS if e != "neutral"])
@@ -76,34 +107,33 @@ def test_flow_moves_landmarks_to_targets(emotion):
     eng, lmk, out = _engine_out(emotion, 1.0)
     from stccl.edit.warp import views
 
-    moved = target_landmarks(lmk.double(), eng.prototypes[emotion].double(), torch.ones(1, dtype=torch.float64),
-                             views(lmk.double()))[0]
+    moved = target_landmarks(lmk, eng.prototypes[emotion], np.ones(1), views(lmk))[0]
     flow = out.dense(S)[0]
     errors = []
-    for p, q in zip(lmk[0], moved.float()):
-        x, y = q.round().long().clamp(0, S - 1)
+    for p, q in zip(lmk[0], moved):
+        x, y = np.clip(np.round(q).astype(int), 0, S - 1)
         # backward flow: the source pixel of target q is q + flow(q) ~ p (read at the rounded
         # pixel, from a field evaluated on a 48 x 48 grid)
-        errors.append((q + flow[:, y, x] - p).norm().item())
+        errors.append(np.linalg.norm(q + flow[:, y, x] - p))
     assert np.mean(errors) < 0.75 and np.max(errors) < 4.0, (np.mean(errors), np.max(errors))
     # what reaches the frame is the flow under the paste mask: nothing near the crop border
-    mask = torch.from_numpy(face_mask(lmk[0].numpy(), S))
+    mask = face_mask(lmk[0], S)
     masked = flow * mask
     border = int(0.08 * S)
-    edge = torch.cat([masked[:, :border].flatten(), masked[:, -border:].flatten(),
-                      masked[:, :, :border].flatten(), masked[:, :, -border:].flatten()])
-    assert edge.abs().max() < 0.5
+    edge = np.concatenate([masked[:, :border].ravel(), masked[:, -border:].ravel(),
+                           masked[:, :, :border].ravel(), masked[:, :, -border:].ravel()])
+    assert np.abs(edge).max() < 0.5
 
 
 @pytest.mark.parametrize("intensity", [0.5, 1.0, 2.0])
 def test_lip_opening_and_jaw_kept_exactly(intensity):
     eng = WarpEngine()
     for opening in (0.0, 0.04):
-        lmk = torch.tensor(mean_face(opening), dtype=torch.float64)[None]
+        lmk = mean_face(opening)[None]
         for emotion in EMOTIONS:
-            moved = target_landmarks(lmk, eng.prototypes[emotion].double(), torch.tensor([intensity], dtype=torch.float64))
-            assert mouth_opening(moved.numpy()) == pytest.approx(mouth_opening(lmk.numpy()), abs=1e-9)
-            assert torch.equal(moved[0, :17], lmk[0, :17])
+            moved = target_landmarks(lmk, eng.prototypes[emotion], np.array([intensity]))
+            assert mouth_opening(moved) == pytest.approx(mouth_opening(lmk), abs=1e-9)
+            assert np.array_equal(moved[0, :17], lmk[0, :17])
 
 
 def test_prototypes_file_and_lookup(tmp_path, monkeypatch):
@@ -167,17 +197,18 @@ def test_inner_lip_contour_opening_kept_between_landmarks():
     from stccl.edit.warp import inner_lip_contour, views
 
     eng = WarpEngine()
-    lmk = torch.tensor(mean_face(0.04), dtype=torch.float64)[None]
+    lmk = mean_face(0.04)[None]
     for emotion in ("happy", "sad", "disgusted"):
-        moved = target_landmarks(lmk, eng.prototypes[emotion].double(), torch.ones(1, dtype=torch.float64), views(lmk))
+        moved = target_landmarks(lmk, eng.prototypes[emotion], np.ones(1), views(lmk))
         src, dst = inner_lip_contour(lmk)[0], inner_lip_contour(moved)[0]
         k = len(src) // 2  # upper contour, then lower, at the same fractions
-        assert torch.allclose(dst[:k] - dst[k:], src[:k] - src[k:], atol=1e-9)
-        out = eng(torch.rand(1, 3, S, S), lmk.float(), emotion, torch.ones(1))
+        assert np.allclose(dst[:k] - dst[k:], src[:k] - src[k:], atol=1e-9)
+        out = eng(np.zeros((1, 3, S, S), np.float32), lmk.astype(np.float32), emotion, np.ones(1))
+        flow = out.dense(S)[0]
         errors = []
-        for q, p in zip(dst.float(), src.float()):
-            x, y = q.round().long().clamp(0, S - 1)  # read at the rounded pixel, as above
-            errors.append((q + out.dense(S)[0][:, y, x] - p).norm().item())
+        for q, p in zip(dst, src):
+            x, y = np.clip(np.round(q).astype(int), 0, S - 1)  # read at the rounded pixel, as above
+            errors.append(np.linalg.norm(q + flow[:, y, x] - p))
         assert np.mean(errors) < 0.75 and np.max(errors) < 2.0, errors
 
 
@@ -191,12 +222,12 @@ def test_turned_head_foreshortens_the_prototype():
     def seen(yaw):
         r = np.radians(yaw)
         R = np.array([[np.cos(r), 0, -np.sin(r)], [0, 1, 0], [np.sin(r), 0, np.cos(r)]])
-        return torch.tensor((MEAN_FACE @ R.T)[:, :2] * 60 + 128, dtype=torch.float64)[None]
+        return ((MEAN_FACE @ R.T)[:, :2] * 60 + 128)[None]
 
     front, turned = views(seen(0)), views(seen(40))
-    assert torch.allclose(front, torch.eye(2, dtype=torch.float64)[None], atol=0.03)
-    d = torch.tensor([1.0, 1.0], dtype=torch.float64)
-    iod = lambda p: (p[0, 42:48].mean(0) - p[0, 36:42].mean(0)).norm()  # noqa: E731
+    assert np.allclose(front, np.eye(2)[None], atol=0.03)
+    d = np.array([1.0, 1.0])
+    iod = lambda p: np.linalg.norm(p[0, 42:48].mean(0) - p[0, 36:42].mean(0))  # noqa: E731
     for view, pts in ((front, seen(0)), (turned, seen(40))):
         move = (view[0] @ d) * iod(pts)
         ratio = float(move[0] / move[1])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import EditConfig, overlay
-from ..devices import require_device, resolve_device
+from ..devices import require_device
 from ..errors import InputError
 from ..face import make_backend
 from .engine import Engine
@@ -21,7 +21,7 @@ GENERATOR_FILE = "generator.safetensors"
 
 def make_engine(cfg: EditConfig) -> tuple[Engine, str | None]:
     """The engine `cfg` asks for, and a one-line notice when `auto` fell back to warp."""
-    from ..models.io import find_weights
+    from ..models.find import find_weights
 
     if cfg.engine in ("auto", "neural"):
         weights = find_weights(GENERATOR_FILE, cfg.weights)
@@ -40,12 +40,7 @@ def make_engine(cfg: EditConfig) -> tuple[Engine, str | None]:
     notice = None
     if cfg.engine == "auto":
         notice = "no generator weights found: using the training-free warp engine"
-    return WarpEngine(find_prototypes(cfg.prototypes), device=_warp_device(cfg.device),
-                      absolute=not cfg.relative), notice
-
-
-def _warp_device(device: str) -> str:
-    return "cpu" if device == "auto" else resolve_device(device)
+    return WarpEngine(find_prototypes(cfg.prototypes), absolute=not cfg.relative), notice
 
 
 class Editor:

@@ -28,10 +28,12 @@ class NeuralEngine:
         self.size = self.config.size
 
     @torch.inference_mode()
-    def __call__(self, crops: torch.Tensor, landmarks: torch.Tensor, emotion: str,
-                 intensity: torch.Tensor) -> EngineOutput:
+    def __call__(self, crops, landmarks, emotion: str, intensity) -> EngineOutput:
+        """crops (B,3,S,S), intensity (B,): numpy arrays or torch tensors (see Engine).
+        Returns torch tensors on the crops' device (the CPU for numpy crops)."""
+        crops, intensity = torch.as_tensor(crops), torch.as_tensor(intensity)
         s_in = crops.shape[-1]
-        x = crops.to(self.device)
+        x = crops.to(self.device, torch.float32)
         if s_in != self.size:
             x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True,
                               align_corners=False)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
 from ..config import EditConfig
 from ..errors import InputError, NoFaceError
@@ -23,7 +22,7 @@ from ..face.pose import head_pose
 from ..video import VideoReader, VideoWriter, probe
 from .ease import EaseBuffer, pose_factor, window_factor
 from .expression import ShownReader
-from .engine import Engine
+from .engine import Engine, to_numpy
 from .paste import MASK_SIZE, face_mask, paste_change
 
 log = logging.getLogger(__name__)
@@ -178,24 +177,25 @@ class _Run:
             self.summary.turned_frames += int(view < 1.0)
             it.alpha *= view
 
-    @torch.inference_mode()
     def _edit(self, items: list[_Item]) -> None:
         size = self.size
         lmk = np.stack([transform_landmarks(it.face.landmarks, it.face.M) for it in items])
         if getattr(self.engine, "uses_pixels", True):
             crops = np.stack([warp_to_crop(it.frame, it.face.M, size) for it in items])
-            x = torch.from_numpy(crops).permute(0, 3, 1, 2).float().div_(255.0)
-        else:
-            x = torch.empty(len(items), 3, size, size)
-        alpha = torch.tensor([it.alpha for it in items], dtype=torch.float32)
+            x = crops.transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255.0)
+        else:  # the engine reads only the crops' shape
+            x = np.empty((len(items), 3, size, size), np.float32)
+        alpha = np.array([it.alpha for it in items], np.float32)
+        lmk32 = lmk.astype(np.float32)
         if self.shown is not None:
-            shown = torch.from_numpy(self.shown([it.face.index for it in items], lmk))
+            shown = self.shown([it.face.index for it in items], lmk)
             self.summary.shown = self.shown.reading
-            out = self.engine(x, torch.from_numpy(lmk).float(), self.emotion, alpha, shown=shown)
+            out = self.engine(x, lmk32, self.emotion, alpha, shown=shown)
         else:
-            out = self.engine(x, torch.from_numpy(lmk).float(), self.emotion, alpha)
-        flow = out.flow.float().permute(0, 2, 3, 1).cpu().numpy()
-        delta = None if out.delta is None else out.delta.float().permute(0, 2, 3, 1).cpu().numpy()
+            out = self.engine(x, lmk32, self.emotion, alpha)
+        flow = to_numpy(out.flow).astype(np.float32, copy=False).transpose(0, 2, 3, 1)
+        delta = None if out.delta is None else \
+            to_numpy(out.delta).astype(np.float32, copy=False).transpose(0, 2, 3, 1)
         for k, it in enumerate(items):
             mask = face_mask(lmk[k], size, raster=MASK_SIZE)
             it.frame = paste_change(it.frame, it.face.M, flow[k],

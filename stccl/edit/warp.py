@@ -10,6 +10,10 @@ face, multiplied by the intensity, and a thin-plate spline through the moved
 landmarks and fixed anchors (jaw, forehead ring, crop border) gives a dense motion field.
 Upper and lower lip points always move together, so the lip opening - the speech - is kept
 exactly, and the jaw never moves.
+
+All of it is numpy: the spline is small (about 130 control points, a 48 x 48 grid a frame),
+and the default edit then never imports torch, which would cost more start-up time than the
+whole edit of a short clip.
 """
 
 from __future__ import annotations
@@ -19,12 +23,11 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..emotions import EMOTIONS
 from ..errors import DataError, InputError
 from ..face.pose import views as pose_views
-from .engine import EngineOutput
+from .engine import EngineOutput, to_numpy
 from .expression import ExpressionModel
 from .facs import PACKAGED
 from .tps import tps_eval, tps_fit
@@ -39,25 +42,31 @@ INNER_LOWER = (60, 67, 66, 65, 64)
 CONTOUR_STEPS = (1 / 3, 2 / 3)  # extra control points per contour segment
 
 
-def face_axes(points: torch.Tensor, mouth: slice = slice(48, 60)) -> tuple[torch.Tensor, torch.Tensor]:
+def _norm(v: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def face_axes(points: np.ndarray, mouth: slice = slice(48, 60)) -> tuple[np.ndarray, np.ndarray]:
     """(B,68,2) -> inter-ocular distance (B,1) and the unit vector from the centre of the
     `mouth` points (the outer lips by default) to the eyes (B,2)."""
+    points = np.asarray(points)
     left, right = points[:, 36:42].mean(1), points[:, 42:48].mean(1)
-    iod = (right - left).norm(dim=-1, keepdim=True)
+    iod = _norm(right - left)
     up = (left + right) / 2 - points[:, mouth].mean(1)
-    return iod, up / up.norm(dim=-1, keepdim=True)
+    return iod, up / _norm(up)
 
 
-def _along(points: torch.Tensor, chain: tuple[int, ...], t: float) -> torch.Tensor:
+def _along(points: np.ndarray, chain: tuple[int, ...], t: float) -> np.ndarray:
     """(B,2) point at position t (0 .. len(chain) - 1) along a chain of landmarks."""
     k = min(int(t), len(chain) - 2)
     return points[:, chain[k]] + (t - k) * (points[:, chain[k + 1]] - points[:, chain[k]])
 
 
-def inner_lip_contour(points: torch.Tensor) -> torch.Tensor:
+def inner_lip_contour(points: np.ndarray) -> np.ndarray:
     """(B,68,2) -> (B,K,2) points between the inner-lip landmarks, upper then lower contour."""
-    return torch.stack([_along(points, chain, k + t) for chain in (INNER_UPPER, INNER_LOWER)
-                        for k in range(len(chain) - 1) for t in CONTOUR_STEPS], 1)
+    points = np.asarray(points)
+    return np.stack([_along(points, chain, k + t) for chain in (INNER_UPPER, INNER_LOWER)
+                     for k in range(len(chain) - 1) for t in CONTOUR_STEPS], 1)
 
 
 OUTER_UPPER = (48, 49, 50, 51, 52, 53, 54)
@@ -66,7 +75,7 @@ BAND_COLUMNS = 9  # columns of control points across the mouth
 BAND_MARGIN = 0.12  # how far the band reaches above and below the outer lips (IOD)
 
 
-def lip_band(points: torch.Tensor, moved: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def lip_band(points: np.ndarray, moved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Control points in columns across the mouth, (B,2K,2) before and after the move.
 
     Each column holds a point above the upper lip and one below the lower lip, both moved like
@@ -76,13 +85,13 @@ def lip_band(points: torch.Tensor, moved: torch.Tensor) -> tuple[torch.Tensor, t
     the speech made is kept."""
     iod, up = face_axes(points, slice(48, 68))
     tops, bottoms, moves = [], [], []
-    for t in torch.linspace(0, len(OUTER_UPPER) - 1, BAND_COLUMNS + 2)[1:-1].tolist():
+    for t in np.linspace(0, len(OUTER_UPPER) - 1, BAND_COLUMNS + 2)[1:-1].tolist():
         upper, lower = _along(points, OUTER_UPPER, t), _along(points, OUTER_LOWER, t)
         moves.append((_along(moved, OUTER_UPPER, t) - upper + _along(moved, OUTER_LOWER, t) - lower) / 2)
         tops.append(upper + BAND_MARGIN * iod * up)
         bottoms.append(lower - BAND_MARGIN * iod * up)
-    before = torch.stack(tops + bottoms, 1)
-    after = before + torch.stack(moves + moves, 1)
+    before = np.stack(tops + bottoms, 1)
+    after = before + np.stack(moves + moves, 1)
     return before, after
 
 
@@ -144,44 +153,48 @@ def constrain(d: np.ndarray) -> np.ndarray:
     return d
 
 
-def target_landmarks(landmarks: torch.Tensor, displacement: torch.Tensor,
-                     intensity: torch.Tensor, view: torch.Tensor | None = None) -> torch.Tensor:
+def target_landmarks(landmarks: np.ndarray, displacement: np.ndarray,
+                     intensity: np.ndarray, view: np.ndarray | None = None) -> np.ndarray:
     """(B,68,2) crop px + (68,2) or (B,68,2) IOD-unit displacement x (B,) intensity -> moved
-    (B,68,2).
+    (B,68,2), float64.
 
     `view` (B,2,2) foreshortens the prototype for a turned head (`stccl.face.pose.in_plane`:
     the face plane seen from the camera, eye axis to unit x); None = frontal (identity).
     The result is turned to the eye line and scaled by the inter-ocular distance.
     """
+    landmarks = np.asarray(landmarks, np.float64)
+    intensity = np.asarray(intensity, np.float64).reshape(-1)
     left, right = landmarks[:, 36:42].mean(1), landmarks[:, 42:48].mean(1)
     eye = right - left
-    iod = eye.norm(dim=-1, keepdim=True)
-    c, s = (eye / iod).unbind(-1)
-    rot = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)  # (B,2,2)
+    iod = _norm(eye)
+    c, s = (eye / iod)[:, 0], (eye / iod)[:, 1]
+    rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)  # (B,2,2)
     if view is not None:
-        rot = rot @ view.to(landmarks)
-    displacement = displacement.to(landmarks).expand(len(landmarks), -1, -1)
-    d = torch.einsum("bij,bnj->bni", rot, displacement)
+        rot = rot @ np.asarray(view, np.float64)
+    displacement = np.broadcast_to(np.asarray(displacement, np.float64), landmarks.shape)
+    d = np.einsum("bij,bnj->bni", rot, displacement)
     return landmarks + d * (iod * intensity[:, None])[:, :, None]
 
 
-def views(landmarks: torch.Tensor) -> torch.Tensor:
+def views(landmarks: np.ndarray) -> np.ndarray:
     """(B,68,2) -> (B,2,2) foreshortening of the face plane for each frame's head pose."""
-    return torch.from_numpy(pose_views(landmarks.detach().cpu().double().numpy()))
+    return pose_views(np.asarray(landmarks, np.float64))
 
 
-def anchors(landmarks: torch.Tensor, size: int, per_side: int = 8) -> torch.Tensor:
+def anchors(landmarks: np.ndarray, size: int, per_side: int = 8) -> np.ndarray:
     """Fixed points (B,K,2): the brows lifted 0.6 IOD (a forehead ring) and the crop border."""
+    landmarks = np.asarray(landmarks)
     iod, up = face_axes(landmarks)
     ring = landmarks[:, 17:27] + (0.6 * iod * up)[:, None]
-    t = torch.linspace(0, size - 1, per_side + 1, dtype=landmarks.dtype, device=landmarks.device)[:-1]
-    lo, hi = torch.zeros_like(t), torch.full_like(t, size - 1)
-    border = torch.cat([torch.stack(p, -1) for p in [(t, lo), (hi, t), (t.flip(0), hi), (lo, t.flip(0))]])
-    return torch.cat([ring, border.expand(len(landmarks), -1, -1)], 1)
+    t = np.linspace(0, size - 1, per_side + 1, dtype=landmarks.dtype)[:-1]
+    lo, hi = np.zeros_like(t), np.full_like(t, size - 1)
+    border = np.concatenate([np.stack(p, -1) for p in [(t, lo), (hi, t), (t[::-1], hi), (lo, t[::-1])]])
+    return np.concatenate([ring, np.broadcast_to(border, (len(landmarks), *border.shape))], 1)
 
 
 class WarpEngine:
-    """Training-free engine (see the module docstring). Implements stccl.edit.engine.Engine."""
+    """Training-free engine (see the module docstring). Implements stccl.edit.engine.Engine.
+    It runs on the CPU in numpy, whatever the device: its work is a few small solves a frame."""
 
     name = "warp"
     size = None
@@ -189,47 +202,54 @@ class WarpEngine:
 
     def __init__(self, prototypes: str | Path | dict | None = None, device: str = "cpu", grid: int = 48,
                  absolute: bool = True):
+        """`device` is accepted for the Engine interface and not used (numpy, on the CPU)."""
         data = prototypes if isinstance(prototypes, dict) else _read(find_prototypes(prototypes))
-        self.prototypes = {e: torch.tensor(d, dtype=torch.float32) for e, d in load_prototypes(data).items()}
+        self.prototypes = load_prototypes(data)  # {emotion: (68,2) float64}
         # what reads the expression shown, so that the move is target - shown (None: additive)
         self.expression = load_expression_model(data) if absolute else None
-        self.device = torch.device(device)
         self.grid = grid
+        g = np.linspace(-1, 1, grid, dtype=np.float32)
+        gx, gy = np.meshgrid(g, g, indexing="xy")
+        self._nodes = np.stack([gx, gy], -1).reshape(1, -1, 2)
 
-    def __call__(self, crops: torch.Tensor, landmarks: torch.Tensor, emotion: str,
-                 intensity: torch.Tensor, shown: torch.Tensor | None = None) -> EngineOutput:
-        """`shown` (B,68,2): the expression each frame shows (ExpressionModel.shown), which the
-        move replaces; None adds the prototype on top."""
-        if self.device.type != "cpu":
+    def __call__(self, crops, landmarks, emotion: str, intensity, shown=None) -> EngineOutput:
+        """crops: only their shape (B,3,S,S) is read. `shown` (B,68,2): the expression each
+        frame shows (ExpressionModel.shown), which the move replaces; None adds the prototype
+        on top. Arrays may be numpy or (CPU) torch. The flow is (B,2,grid,grid) float32 numpy."""
+        # the solves are small: on one BLAS thread they neither wait on cores that ffmpeg keeps
+        # busy nor spin on them (split over two busy cores, they took 5x as long)
+        with _blas().limit(limits=1, user_api="blas"):
             return self._flow(crops, landmarks, emotion, intensity, shown)
-        # the ops are small: one thread avoids stalls while ffmpeg keeps the other cores busy
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return self._flow(crops, landmarks, emotion, intensity, shown)
-        finally:
-            torch.set_num_threads(threads)
 
-    @torch.no_grad()
-    def _flow(self, crops: torch.Tensor, landmarks: torch.Tensor, emotion: str,
-              intensity: torch.Tensor, shown: torch.Tensor | None) -> EngineOutput:
-        b, _, h, w = crops.shape
-        size = h
-        lmk = landmarks.to(self.device, torch.float64)
-        move = self.prototypes[emotion].double().to(self.device)
+    def _flow(self, crops, landmarks, emotion: str, intensity, shown) -> EngineOutput:
+        b, size = crops.shape[0], crops.shape[-1]
+        lmk = to_numpy(landmarks).astype(np.float64)
+        move = self.prototypes[emotion]
         if shown is not None:
-            move = move - shown.to(self.device, torch.float64)
-        moved = target_landmarks(lmk, move, intensity.to(self.device, torch.float64), views(lmk))
+            move = move - to_numpy(shown).astype(np.float64)
+        moved = target_landmarks(lmk, move, to_numpy(intensity), views(lmk))
         fixed = anchors(lmk, size)
         band_src, band_dst = lip_band(lmk, moved)
-        src = torch.cat([lmk, inner_lip_contour(lmk), band_src, fixed], 1)
-        dst = torch.cat([moved, inner_lip_contour(moved), band_dst, fixed], 1)
+        src = np.concatenate([lmk, inner_lip_contour(lmk), band_src, fixed], 1)
+        dst = np.concatenate([moved, inner_lip_contour(moved), band_dst, fixed], 1)
         scale = (size - 1) / 2
         centers = dst / scale - 1
         weights, affine = tps_fit(centers, (src - dst) / scale, reg=1e-4)
-        g = torch.linspace(-1, 1, self.grid, device=self.device)
-        gy, gx = torch.meshgrid(g, g, indexing="ij")
-        pts = torch.stack([gx, gy], -1).reshape(1, -1, 2).expand(b, -1, -1)
-        off = tps_eval(pts, centers.float(), weights.float(), affine.float()) * scale
-        flow = off.reshape(b, self.grid, self.grid, 2).permute(0, 3, 1, 2).float()
-        return EngineOutput(flow=flow.to(crops.device))  # on the grid: smooth (see EngineOutput)
+        nodes = np.broadcast_to(self._nodes, (b, *self._nodes.shape[1:]))
+        off = tps_eval(nodes, centers.astype(np.float32), weights.astype(np.float32),
+                       affine.astype(np.float32)) * np.float32(scale)
+        flow = off.reshape(b, self.grid, self.grid, 2).transpose(0, 3, 1, 2)
+        return EngineOutput(flow=np.ascontiguousarray(flow, np.float32))  # on the grid: smooth
+
+
+_POOLS = None
+
+
+def _blas():
+    """The process's BLAS thread pools (threadpoolctl), found once."""
+    global _POOLS
+    if _POOLS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _POOLS = ThreadpoolController()
+    return _POOLS

@@ -89,9 +89,9 @@ def edit_crops(engine, crops: np.ndarray, lmk: np.ndarray, emotion: str, intensi
             else:
                 res = engine(x, lm, emotion, alpha)
             mask = torch.from_numpy(np.stack([face_mask(lmk[i], size) for i in sel]))[:, None]
-            res.flow = res.dense(size).float().cpu() * mask
+            res.flow = torch.from_numpy(res.dense(size)) * mask
             if res.delta is not None:
-                res.delta = res.delta.float().cpu() * mask
+                res.delta = torch.as_tensor(res.delta).float().cpu() * mask
             y = apply_output(x, res)
             out[sel] = y.mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
     return out

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..devices import resolve_device
 from ..errors import InputError, WeightsError
+from ..fs import torch_hub_dir
 
 FAN_WEIGHTS = "2DFAN4-11f355bf06.pth.tar"
 DLIB_PREDICTOR = "shape_predictor_68_face_landmarks.dat"
@@ -258,13 +259,11 @@ def heatmap_to_image(
 
 def fan_search_dirs(weights_dir: str | Path | None = None) -> list[Path]:
     """Folders searched for the FAN weights, first hit wins."""
-    import torch
-
     dirs = [Path(weights_dir)] if weights_dir else []
     dirs.append(Path("weights").absolute())
     if os.environ.get("STCCL_WEIGHTS"):
         dirs.append(Path(os.environ["STCCL_WEIGHTS"]))
-    dirs.append(Path(torch.hub.get_dir()) / "checkpoints")
+    dirs.append(torch_hub_dir() / "checkpoints")
     return dirs
 
 
@@ -329,8 +328,7 @@ def make_backend(
         raise InputError(f"unknown tracker {name!r}; use one of {', '.join(BACKENDS)}")
     if name == "dlib":
         return DlibBackend()
-    device = resolve_device(device)
-    path = fan_weights_path(weights_dir)
+    path = fan_weights_path(weights_dir)  # before the device: dlib needs no torch
     if path is None:
         if name == "auto":
             return DlibBackend()
@@ -338,4 +336,4 @@ def make_backend(
         raise WeightsError(
             f"FAN weights not found: put {FAN_WEIGHTS} in one of {searched} (or use --tracker dlib)"
         )
-    return FanBackend(path, device)
+    return FanBackend(path, resolve_device(device))

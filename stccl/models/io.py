@@ -7,7 +7,6 @@ stccl_version, plus any extra JSON values. Nothing is ever unpickled.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from importlib import import_module
@@ -20,18 +19,7 @@ from .. import __version__
 from ..typed import to_dict
 from ..errors import WeightsError
 from ..fs import atomic_path
-
-
-def find_weights(name: str, explicit: str | Path | None = None) -> Path | None:
-    """explicit path -> ./weights/<name> -> $STCCL_WEIGHTS/<name> -> torch hub checkpoints/<name>."""
-    if explicit is not None:
-        p = Path(explicit)
-        return p if p.is_file() else None
-    candidates = [Path("weights") / name]
-    if os.environ.get("STCCL_WEIGHTS"):
-        candidates.append(Path(os.environ["STCCL_WEIGHTS"]) / name)
-    candidates.append(Path(torch.hub.get_dir()) / "checkpoints" / name)
-    return next((c for c in candidates if c.is_file()), None)
+from .find import find_weights  # noqa: F401  (re-exported)
 
 
 _WRAPPERS = ("state_dict", "model", "net", "network")
