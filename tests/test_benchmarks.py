@@ -43,6 +43,8 @@ def test_quick_json_table_structure(quick):
     # every part of the suite is there
     assert any(n.startswith("prep (dlib)") for n in names)
     assert any(n.startswith("edit warp") for n in names)
+    assert {"stccl edit, whole process, 1080p", "stccl edit, whole process, 512²"} <= set(names)
+    assert "peak RSS, warp edit of the clip looped 10x" in names
     assert any(n.startswith("metric tiny") for n in names)
     assert any(n.startswith("generator tiny") for n in names)
 
@@ -58,3 +60,18 @@ def test_quick_json_describes_the_machine(quick):
     assert m["device"] in ("cpu", "cuda")
     assert (m["gpu"] is None) == (m["device"] == "cpu")
     assert quick["seconds"] > 0
+
+
+@pytest.mark.slow
+def test_gpu_script_runs_at_tiny_sizes_without_a_gpu():
+    """benchmarks/gpu.py, the prepared script for a lent GPU, runs on the CPU at tiny sizes
+    (and says so in every row)."""
+    r = subprocess.run([sys.executable, "-m", "benchmarks.gpu", "--device", "cpu", "--json"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=1200)
+    assert r.returncode == 0, r.stderr[-4000:]
+    out = json.loads(r.stdout)
+    assert out["device"] == "cpu" and out["tiny"] is True and out["gpu"] is None
+    units = [row["unit"] for row in out["rows"]]
+    assert units == ["frames/s", "img/s", "steps/s"]
+    for row in out["rows"]:
+        assert row["tiny"] is True and math.isfinite(row["value"]) and row["value"] > 0, row

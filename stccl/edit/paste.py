@@ -56,10 +56,56 @@ def paste_change(frame: np.ndarray, M: np.ndarray, flow: np.ndarray, delta: np.n
     """
     size = size or flow.shape[0]
     h, w = frame.shape[:2]
+    motion = _motion(M, flow, mask, size, w, h)
+    if motion is None:
+        return frame
+    (x0, y0, x1, y1), full, alpha, grid = motion
+    moved = _remap(frame, full, x0, y0)
+    if delta is not None:
+        to_crop = np.asarray(M, np.float64).copy()
+        to_crop[:, 2] += to_crop[:, :2] @ np.array([x0, y0], np.float64)  # ROI pixel -> crop
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        change = cv2.warpAffine(delta, to_crop, (x1 - x0, y1 - y0), flags=flags,
+                                borderMode=cv2.BORDER_CONSTANT)
+        a = cv2.resize(alpha.astype(np.float32), grid, interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
+        change *= (255.0 * a)[..., None]
+        moved = np.clip(moved + change + 0.5, 0, 255).astype(np.uint8)
+    frame[y0:y1, x0:x1] = moved
+    return frame
+
+
+def paste_change_yuv(frame: np.ndarray, width: int, height: int, M: np.ndarray, flow: np.ndarray,
+                     mask: np.ndarray, size: int | None = None) -> np.ndarray:
+    """paste_change for a flat yuv420p frame (stccl.video.yuv), in place; motion only (no
+    colour change). The luma plane moves as an RGB frame would; each chroma sample moves by
+    the mean motion of the 2 x 2 luma pixels it covers, halved."""
+    from ..video.yuv import planes
+
+    size = size or flow.shape[0]
+    motion = _motion(M, flow, mask, size, width, height, even=True)
+    if motion is None:
+        return frame
+    (x0, y0, x1, y1), full, _, _ = motion
+    y, u, v = planes(frame, width, height)
+    y[y0:y1, x0:x1] = _remap(y, full, x0, y0)
+    half = cv2.resize(full, ((x1 - x0) // 2, (y1 - y0) // 2), interpolation=cv2.INTER_LINEAR)
+    half *= 0.5
+    for plane in (u, v):
+        plane[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = _remap(plane, half, x0 // 2, y0 // 2)
+    return frame
+
+
+def _motion(M: np.ndarray, flow: np.ndarray, mask: np.ndarray, size: int, w: int, h: int,
+            even: bool = False):
+    """The backward motion over the mask's box in the frame: (box, offsets (h, w, 2) float32 in
+    frame px, the coarse mask, the coarse grid's enlarged size), or None when the mask lies off
+    the frame. `even`: the box starts and ends on even pixels (for yuv420p's chroma)."""
     box = _mask_footprint(mask, M, size, w, h)
     if box is None:
-        return frame
+        return None
     x0, y0, x1, y1 = box
+    if even:
+        x0, y0, x1, y1 = x0 - x0 % 2, y0 - y0 % 2, min(x1 + x1 % 2, w), min(y1 + y1 % 2, h)
     to_image = invert(M)
     step = _node_step(to_image, (size - 1) / max(flow.shape[0] - 1, 1))
     # nodes at the centres of step x step cells over the box (cv2.resize's convention), so that
@@ -77,23 +123,17 @@ def paste_change(frame: np.ndarray, M: np.ndarray, flow: np.ndarray, delta: np.n
     L = to_image[:, :2]
     off = np.stack([L[0, 0] * f[..., 0] + L[0, 1] * f[..., 1],
                     L[1, 0] * f[..., 0] + L[1, 1] * f[..., 1]], -1).astype(np.float32)
-    full = cv2.resize(off, (cols * step, rows * step), interpolation=cv2.INTER_LINEAR)
-    full = full[: y1 - y0, : x1 - x0]
-    map_x = full[..., 0] + np.arange(x0, x1, dtype=np.float32)[None, :]
-    map_y = full[..., 1] + np.arange(y0, y1, dtype=np.float32)[:, None]
-    moved = cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    if delta is not None:
-        to_crop = np.asarray(M, np.float64).copy()
-        to_crop[:, 2] += to_crop[:, :2] @ np.array([x0, y0], np.float64)  # ROI pixel -> crop
-        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-        change = cv2.warpAffine(delta, to_crop, (x1 - x0, y1 - y0), flags=flags,
-                                borderMode=cv2.BORDER_CONSTANT)
-        a = cv2.resize(alpha.astype(np.float32), (cols * step, rows * step),
-                       interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
-        change *= (255.0 * a)[..., None]
-        moved = np.clip(moved + change + 0.5, 0, 255).astype(np.uint8)
-    frame[y0:y1, x0:x1] = moved
-    return frame
+    grid = (cols * step, rows * step)
+    full = cv2.resize(off, grid, interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
+    return (x0, y0, x1, y1), np.ascontiguousarray(full), alpha, grid
+
+
+def _remap(image: np.ndarray, off: np.ndarray, x0: int, y0: int) -> np.ndarray:
+    """The region of `image` at (x0, y0) the size of `off`, resampled at pixel + off."""
+    h, w = off.shape[:2]
+    map_x = off[..., 0] + np.arange(x0, x0 + w, dtype=np.float32)[None, :]
+    map_y = off[..., 1] + np.arange(y0, y0 + h, dtype=np.float32)[:, None]
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _node_step(to_image: np.ndarray, flow_spacing: float) -> int:

@@ -19,11 +19,11 @@ from ..config import EditConfig
 from ..errors import InputError, NoFaceError
 from ..face import FaceStream, transform_landmarks, warp_to_crop
 from ..face.pose import head_pose
-from ..video import VideoReader, VideoWriter, probe
+from ..video import VideoReader, VideoWriter, probe, yuv
 from .ease import EaseBuffer, pose_factor, window_factor
 from .expression import ShownReader
 from .engine import Engine, to_numpy
-from .paste import MASK_SIZE, face_mask, paste_change
+from .paste import MASK_SIZE, face_mask, paste_change, paste_change_yuv
 
 log = logging.getLogger(__name__)
 
@@ -91,17 +91,20 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
     summary = EditSummary(str(src), str(out), engine.name, emotion, cfg.intensity,
                           expected_frames=info.expected_frames, header_seconds=info.duration,
                           frame_rate=info.fps)
+    carry = carried_format(engine, backend, info.width, info.height)
     writer = VideoWriter(out, info.fps, info.width, info.height, audio_from=src, inputs=[src],
                          overwrite=cfg.overwrite, crf=cfg.crf, preset=cfg.preset,
-                         rotation=info.rotation)
+                         rotation=info.rotation, pix_fmt=carry)
     try:
         run = _Run(cfg, engine, emotion, writer, summary, first, last, info.fps)
+        run.planes = (info.width, info.height) if carry == "yuv420p" else None
         stream = FaceStream.from_backend(backend, info.fps, cfg.track, cfg.align)
         ease = EaseBuffer(round(cfg.ease * info.fps))
-        with VideoReader(src, chunk=8, info=info, pad_end=True) as reader:
+        with VideoReader(src, chunk=8, info=info, pad_end=True, pix_fmt=carry) as reader:
             for chunk in reader:
                 for frame in chunk:
-                    run.take(ease, stream.push(frame))
+                    track = None if run.planes is None else yuv.grey(yuv.planes(frame, *run.planes)[0])
+                    run.take(ease, stream.push(frame, track))
                 if on_progress:
                     on_progress(summary.frames + len(run.batch), info.expected_frames)
             summary.repeated_frames = reader.frames_repeated
@@ -117,6 +120,16 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
         raise
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def carried_format(engine: Engine, backend, width: int, height: int) -> str:
+    """How frames travel from decoder to encoder: ffmpeg's own yuv420p where nothing needs RGB
+    (an engine that reads only landmarks, the dlib tracker, which reads grey, an even frame
+    size), which spares both pipes a colour conversion; rgb24 otherwise."""
+    grey_tracker = getattr(backend, "name", None) == "dlib"
+    if getattr(engine, "uses_pixels", True) or not grey_tracker or not yuv.fits(width, height):
+        return "rgb24"
+    return "yuv420p"
 
 
 def _window(cfg: EditConfig, info) -> tuple[int | None, int | None]:
@@ -139,6 +152,7 @@ class _Run:
         self.size = engine.size or cfg.crop_size
         self.batch: list[_Item] = []
         self.ramp = 0
+        self.planes: tuple[int, int] | None = None  # (width, height) of yuv420p frames; None: RGB
         model = getattr(engine, "expression", None)  # the engine reads the expression shown
         self.shown = None if model is None else ShownReader(model, fps)
 
@@ -198,6 +212,10 @@ class _Run:
             to_numpy(out.delta).astype(np.float32, copy=False).transpose(0, 2, 3, 1)
         for k, it in enumerate(items):
             mask = face_mask(lmk[k], size, raster=MASK_SIZE)
+            if self.planes is not None:  # only engines that give no colour change (carried_format)
+                it.frame = paste_change_yuv(it.frame, *self.planes, it.face.M, flow[k], mask, size)
+                self.summary.edited_frames += 1
+                continue
             it.frame = paste_change(it.frame, it.face.M, flow[k],
                                     None if delta is None else np.ascontiguousarray(delta[k]), mask, size)
             self.summary.edited_frames += 1

@@ -9,7 +9,7 @@
   dlib's HOG detector for detection so that nothing is downloaded.
 - `auto`: `fan` when its weights are found, else `dlib`.
 
-Images are RGB uint8 (H, W, 3). Boxes are (x0, y0, x1, y1[, score]) in image pixels.
+Images are RGB uint8 (H, W, 3) or grey uint8 (H, W). Boxes are (x0, y0, x1, y1[, score]) in image pixels.
 """
 
 from __future__ import annotations
@@ -66,19 +66,21 @@ class Backend(Protocol):
 
 
 def check_image(image: np.ndarray) -> np.ndarray:
+    """`image` if it is RGB uint8 (H, W, 3) or grey uint8 (H, W) (the edit tracks on the luma
+    plane); InputError otherwise."""
     if (
         not isinstance(image, np.ndarray)
         or image.dtype != np.uint8
-        or image.ndim != 3
-        or image.shape[2] != 3
+        or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3))
     ):
         got = getattr(image, "shape", type(image).__name__)
-        raise InputError(f"expected an RGB uint8 image of shape (H, W, 3), got {got}")
+        raise InputError(f"expected an RGB (H, W, 3) or grey (H, W) uint8 image, got {got}")
     return image
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(check_image(image), cv2.COLOR_RGB2GRAY)
+    image = check_image(image)
+    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
 
 
 class HogDetector:
@@ -230,7 +232,8 @@ class FanBackend(_HogDetectBackend):
         from face_alignment.utils import crop, flip, get_preds_fromhm
 
         torch = self._torch
-        check_image(image)
+        if check_image(image).ndim == 2:
+            image = np.repeat(image[..., None], 3, axis=2)
         center, scale = fan_center_scale(box)
         patch = crop(image, center, scale).transpose(2, 0, 1).astype(np.float32) / 255.0
         x = torch.from_numpy(patch)[None].to(self.device)

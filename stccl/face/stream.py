@@ -64,10 +64,13 @@ class FaceStream:
         track_cfg = track_cfg or TrackConfig()
         return cls(FaceTracker(backend, track_cfg), fps, track_cfg, align_cfg)
 
-    def push(self, frame: np.ndarray) -> Emitted:
+    def push(self, frame, track: np.ndarray | None = None) -> Emitted:
+        """Track the face in `track` (default: `frame` itself, RGB or grey) and queue `frame`,
+        which the stream only holds and hands back (the edit gives it whole yuv420p frames and
+        tracks on their luma)."""
         index = self._next_index
         self._next_index += 1
-        raw = self.tracker(frame)
+        raw = self.tracker(frame if track is None else track)
         if raw is None:
             return self._no_face(index, frame)
         out = self._release_gap(raw)

@@ -106,7 +106,9 @@ def appearance_patch(frame: np.ndarray, box) -> np.ndarray | None:
     step = max(1, min(x1 - x0, y1 - y0) // (4 * _PATCH))  # subsample big faces before averaging
     roi = frame[y0:y1:step, x0:x1:step]
     small = cv2.resize(roi, (_PATCH, _PATCH), interpolation=cv2.INTER_AREA)
-    return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    if small.ndim == 3:
+        small = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    return small.astype(np.float32)
 
 
 def similarity(a: np.ndarray | None, b: np.ndarray | None) -> float:
@@ -129,7 +131,7 @@ def roi_image(frame: np.ndarray, box) -> tuple[np.ndarray, float, np.ndarray]:
     x1, y1 = x0 + round(side), y0 + round(side)
     cut = frame[max(y0, 0) : min(y1, h), max(x0, 0) : min(x1, w)]
     if cut.size == 0:
-        return np.zeros((8, 8, 3), np.uint8), 1.0, np.array([x0, y0], float)
+        return np.zeros((8, 8, *frame.shape[2:]), np.uint8), 1.0, np.array([x0, y0], float)
     pad = (max(-y0, 0), max(y1 - h, 0), max(-x0, 0), max(x1 - w, 0))
     cut = cv2.copyMakeBorder(cut, *pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
     scale = _ROI_FACE / box_size(box)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, VideoError
+from . import yuv
 from .probe import VideoInfo, _last_error, _tail_of, ffmpeg_exe, fps_rational, probe
 
 log = logging.getLogger("stccl.video")
@@ -31,6 +32,9 @@ class VideoReader:
     read ends there, with a warning; with `pad_end` (the edit: its output must last as long as
     the audio it copies) the last good frame is repeated up to that count (`frames_padded`).
 
+    `pix_fmt="yuv420p"` (even sizes only) gives each frame as one flat yuv420p buffer
+    (`stccl.video.yuv`) instead of RGB (H, W, 3): what the decoder makes, with no conversion.
+
     A reader runs once: iterate it (chunks) or call `frames()` (single frames), not both.
     `start`/`end` are seconds; the window yields round((end - start) * fps) frames when the
     clip is long enough, starting at the first frame at or after `start` (to within half a
@@ -38,11 +42,17 @@ class VideoReader:
     """
 
     def __init__(self, path, chunk: int = 16, start: float | None = None,
-                 end: float | None = None, info: VideoInfo | None = None, pad_end: bool = False):
+                 end: float | None = None, info: VideoInfo | None = None, pad_end: bool = False,
+                 pix_fmt: str = "rgb24"):
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, got {chunk}")
         self.path = Path(path)
         self.info = info if info is not None else probe(self.path)
+        if pix_fmt not in ("rgb24", "yuv420p"):
+            raise ValueError(f"pix_fmt must be rgb24 or yuv420p, got {pix_fmt!r}")
+        if pix_fmt == "yuv420p" and not yuv.fits(self.info.width, self.info.height):
+            raise ValueError(f"yuv420p frames need an even size, got {self.info.width}x{self.info.height}")
+        self.pix_fmt = pix_fmt
         self.chunk = chunk
         self.start, self.limit = _window(self.info, start, end)
         self.frames_read = 0  # frames given to the caller, the repeated ones included
@@ -129,7 +139,7 @@ class VideoReader:
                 "-progress", "pipe:2", "-stats_period", "30"]  # dup/drop counts, on stderr
         cmd += ["-frames:v", str(self.limit if self.limit is not None else self._cap())]
         size = f"{self.info.width}x{self.info.height}"
-        return cmd + ["-s", size, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+        return cmd + ["-s", size, "-f", "rawvideo", "-pix_fmt", self.pix_fmt, "pipe:1"]
 
     def _chunks(self) -> Iterator[np.ndarray]:
         """Blocks decoded one step ahead by a thread, so ffmpeg decodes while the caller works."""
@@ -166,8 +176,9 @@ class VideoReader:
 
     def _read_blocks(self) -> Iterator[np.ndarray]:
         h, w = self.info.height, self.info.width
+        shape = (h, w, 3) if self.pix_fmt == "rgb24" else (yuv.frame_size(w, h),)
         while True:
-            block = np.empty((self.chunk, h, w, 3), np.uint8)
+            block = np.empty((self.chunk, *shape), np.uint8)
             n = 0
             while n < self.chunk and _read_exact(self._proc.stdout, block[n]):
                 n += 1

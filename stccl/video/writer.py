@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import InputError, VideoError
 from ..fs import claim, remove_stale_temps, temp_path
+from . import yuv
 from .probe import _MP4_LIKE, _inspect, _tail_of, ffmpeg_exe, fps_rational
 
 log = logging.getLogger("stccl.video")
@@ -63,8 +64,9 @@ class VideoWriter:
 
     def __init__(self, out, fps: float, width: int, height: int, *, audio_from=None,
                  inputs=(), overwrite: bool = False, crf: int = 18, preset: str = "medium",
-                 rotation: int = 0):
+                 rotation: int = 0, pix_fmt: str = "rgb24"):
         self.out = Path(out)
+        self.pix_fmt = pix_fmt
         self.fps = fps
         self.width, self.height = int(width), int(height)
         self.rotation = rotation
@@ -86,6 +88,10 @@ class VideoWriter:
     def _check(self, audio_from, inputs, overwrite: bool) -> None:
         if self.width < 1 or self.height < 1:
             raise InputError(f"frame size must be positive, got {self.width}x{self.height}")
+        if self.pix_fmt not in ("rgb24", "yuv420p"):
+            raise ValueError(f"pix_fmt must be rgb24 or yuv420p, got {self.pix_fmt!r}")
+        if self.pix_fmt == "yuv420p" and not yuv.fits(self.width, self.height):
+            raise ValueError(f"yuv420p frames need an even size, got {self.width}x{self.height}")
         if self.rotation not in (0, 90, 180, 270):
             raise InputError(f"rotation must be 0, 90, 180 or 270, got {self.rotation}")
         fps_rational(self.fps)
@@ -113,7 +119,7 @@ class VideoWriter:
         cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats", "-loglevel", "error", "-y"]
         if self.rotation:
             cmd += ["-noautorotate", "-display_rotation", str(-self.rotation)]
-        cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
+        cmd += ["-f", "rawvideo", "-pix_fmt", self.pix_fmt, "-s", f"{w}x{h}",
                 "-framerate", fps_rational(self.fps), "-i", "pipe:0"]
         if audio_codec:
             cmd += ["-i", str(self._audio_from.absolute())]
@@ -144,16 +150,22 @@ class VideoWriter:
         return self.container.audio
 
     def write(self, frames: np.ndarray) -> None:
+        """RGB frames (n, H, W, 3) or one (H, W, 3); with pix_fmt yuv420p, flat yuv420p frames
+        (n, H*W*3/2) or one."""
         frames = np.asarray(frames)
-        if frames.ndim == 3:
+        shape = (self.height, self.width, 3) if self.pix_fmt == "rgb24" else \
+            (yuv.frame_size(self.width, self.height),)
+        if frames.ndim == len(shape):
             frames = frames[None]
-        if frames.dtype != np.uint8 or frames.shape[1:] != (self.height, self.width, 3):
-            raise ValueError(f"expected uint8 frames of shape (n, {self.height}, {self.width}, 3), "
+        if frames.dtype != np.uint8 or frames.shape[1:] != shape:
+            raise ValueError(f"expected uint8 frames of shape (n, {', '.join(map(str, shape))}), "
                              f"got {frames.dtype} {frames.shape}")
         if self._done:
             raise RuntimeError("VideoWriter is closed")
-        if self.rotation:
+        if self.rotation and self.pix_fmt == "rgb24":
             frames = np.rot90(frames, k=self.rotation // 90, axes=(1, 2))
+        elif self.rotation:
+            frames = np.stack([yuv.rotate(f, self.width, self.height, self.rotation // 90) for f in frames])
         try:
             self._proc.stdin.write(np.ascontiguousarray(frames).data)
         except BrokenPipeError:
