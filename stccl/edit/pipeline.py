@@ -103,7 +103,8 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
         with VideoReader(src, chunk=8, info=info, pad_end=True, pix_fmt=carry) as reader:
             for chunk in reader:
                 for frame in chunk:
-                    track = None if run.planes is None else yuv.grey(yuv.planes(frame, *run.planes)[0])
+                    track = None if run.planes is None else \
+                        yuv.planes(frame, *run.planes)[0].view(yuv.VideoLuma)
                     run.take(ease, stream.push(frame, track))
                 if on_progress:
                     on_progress(summary.frames + len(run.batch), info.expected_frames)

@@ -23,9 +23,10 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from ..devices import resolve_device
+from ..devices import check_device, resolve_device
 from ..errors import InputError, WeightsError
 from ..fs import torch_hub_dir
+from ..video.yuv import VideoLuma, grey
 
 FAN_WEIGHTS = "2DFAN4-11f355bf06.pth.tar"
 DLIB_PREDICTOR = "shape_predictor_68_face_landmarks.dat"
@@ -79,8 +80,14 @@ def check_image(image: np.ndarray) -> np.ndarray:
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
+    """Grey uint8 (H, W) of an RGB or grey image; a video-range luma plane
+    (stccl.video.yuv.VideoLuma) is stretched to full range."""
     image = check_image(image)
-    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    if image.ndim == 3:
+        return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    if isinstance(image, VideoLuma):
+        return grey(image)
+    return np.ascontiguousarray(image)
 
 
 class HogDetector:
@@ -205,7 +212,7 @@ class DlibBackend(_HogDetectBackend):
         cx1, cy1 = min(w, int(x1 + margin) + 1), min(h, int(y1 + margin) + 1)
         if cx1 <= cx0 or cy1 <= cy0:
             cx0, cy0, cx1, cy1 = 0, 0, w, h
-        gray = to_gray(np.ascontiguousarray(image[cy0:cy1, cx0:cx1]))
+        gray = to_gray(image[cy0:cy1, cx0:cx1])
         rect = self._dlib.rectangle(
             round(x0) - cx0, round(y0) - cy0, round(x1) - 1 - cx0, round(y1) - 1 - cy0
         )
@@ -331,7 +338,8 @@ def make_backend(
         raise InputError(f"unknown tracker {name!r}; use one of {', '.join(BACKENDS)}")
     if name == "dlib":
         return DlibBackend()
-    path = fan_weights_path(weights_dir)  # before the device: dlib needs no torch
+    check_device(device)  # the spelling; the device itself only for FAN (dlib needs no torch)
+    path = fan_weights_path(weights_dir)
     if path is None:
         if name == "auto":
             return DlibBackend()

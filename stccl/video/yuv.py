@@ -32,6 +32,11 @@ def planes(frame: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.n
     return y, u, v
 
 
+class VideoLuma(np.ndarray):
+    """A luma plane (or a region of one) in video range, 16-235. Grey conversions that see one
+    (stccl.face.backends.to_gray) stretch it to full range, and only the pixels they read."""
+
+
 def grey(y: np.ndarray) -> np.ndarray:
     """The luma plane (video range, 16-235) stretched to the full 0-255 range of an RGB-to-grey
     conversion, which is what the face detectors and the landmark predictor were trained on."""
@@ -40,7 +45,7 @@ def grey(y: np.ndarray) -> np.ndarray:
 
     if _LUT is None:
         _LUT = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
-    return cv2.LUT(y, _LUT)
+    return cv2.LUT(np.ascontiguousarray(y).view(np.ndarray), _LUT)
 
 
 def rotate(frame: np.ndarray, width: int, height: int, k: int) -> np.ndarray:
