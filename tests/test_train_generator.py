@@ -30,13 +30,21 @@ def _same_weights(a, b):
     return wa.keys() == wb.keys() and all((wa[k] == wb[k]).all() for k in wa)
 
 
+CHAIN_TOML = ("[metric.train]\nsteps = 12\nval_every = 12\ncheckpoint_every = 12\n"
+              "[classifier.train]\nsteps = 10\nval_every = 10\ncheckpoint_every = 10\n")
+METRIC_STEPS = 12
+
+
 @pytest.fixture(scope="module")
 def chain(paired_prep, tmp_path_factory):
-    """`stccl train` with no stage: metric -> generator -> classifier, tiny preset, exported."""
+    """`stccl train` with no stage: metric -> generator -> classifier, tiny preset, exported.
+    The metric and the classifier train for fewer steps than the preset's (their own tests
+    check what they learn); the generator trains its 40."""
     base = tmp_path_factory.mktemp("chain")
     run, weights = base / "run", base / "weights"
+    (base / "chain.toml").write_text(CHAIN_TOML)
     r = runner.invoke(app, ["train", "--data", str(paired_prep), "--preset", "tiny", "-o", str(run),
-                            "--export", str(weights)])
+                            "--export", str(weights), "--config", str(base / "chain.toml")])
     assert r.exit_code == 0, r.output
     return run, weights, r.output
 
@@ -106,14 +114,15 @@ def test_export_metadata_names_the_metric(chain):
     meta = read_metadata(run / "generator.safetensors")
     assert meta["kind"] == "generator" and json.loads(meta["steps"]) == 40
     used = json.loads(meta["metric"])
-    assert used["path"].endswith("metric.safetensors") and used["steps"] == 40
+    assert used["path"].endswith("metric.safetensors") and used["steps"] == METRIC_STEPS
     assert json.loads(meta["loss"])["stccl"] == 1.0
 
 
 def test_rerun_skips_done_stages(chain, paired_prep):
     run = chain[0]
     before = (run / "generator.safetensors").stat().st_mtime_ns
-    r = runner.invoke(app, ["train", "--data", str(paired_prep), "--preset", "tiny", "-o", str(run)])
+    r = runner.invoke(app, ["train", "--data", str(paired_prep), "--preset", "tiny", "-o", str(run),
+                            "--config", str(run.parent / "chain.toml")])
     assert r.exit_code == 0, r.output
     assert r.output.count("(already done)") == 3
     assert (run / "generator.safetensors").stat().st_mtime_ns == before
