@@ -140,13 +140,15 @@ def test_ctrl_c_writes_a_checkpoint(paired_prep, tmp_path):
 
 def test_torchrun_two_gloo_processes(paired_prep, tmp_path):
     run = tmp_path / "run"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(SHORT)
     r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
                         "-m", "stccl_cli", "train", "--data", str(paired_prep), "--stage", "metric", "--preset", "tiny",
-                        "-o", str(run), "--steps", "10"], capture_output=True, text=True, cwd=ROOT)
+                        "-o", str(run), "--steps", "4", "--config", str(cfg)], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.count("metric ->") == 1  # rank 0 alone reports
-    assert load_metric(run / "metric.safetensors")[2]["steps"] == 10
-    assert [x["step"] for x in _records(run)] == [0, 5, 10]
+    assert load_metric(run / "metric.safetensors")[2]["steps"] == 4
+    assert [x["step"] for x in _records(run)] == [0, 2, 4]
 
 
 def test_cm_variant_single_frames_and_epochs(paired_prep, tmp_path):
