@@ -218,16 +218,18 @@ def whole_process_rows(quick: bool, tmp: Path) -> list[dict]:
         src = clip(rel, tmp, quick)
         if not quick:
             src = be.looped(src, tmp / f"whole_{src.stem}.mp4", WHOLE_SECONDS)
-        base, whole = [], []
+        base, whole, planes = [], [], []
         for _ in range(1 if quick else 3):
             base.append(be.transcode_seconds(src, tmp / "wt.mp4"))
             whole.append(be.whole_process_seconds(src, tmp / "we.mp4"))
+            planes.append(be.whole_process_seconds(src, tmp / "wy.mp4", pipes="yuv420p"))
         info = probe(src)
         goal = "1.3" if label == "1080p" else "1.5"
-        rows.append(ratio_row("edit", f"stccl edit, whole process, {label}", min(whole), "s",
-                              f"ffmpeg decode+encode, whole process, {label}", min(base),
-                              f"{info.duration:.1f} s, {info.frames} frames, default engine; "
-                              f"goal ratio <= {goal}"))
+        for name, secs in (("", whole), (", pipes yuv420p", planes)):
+            rows.append(ratio_row("edit", f"stccl edit, whole process{name}, {label}", min(secs), "s",
+                                  f"ffmpeg decode+encode, whole process, {label}", min(base),
+                                  f"{info.duration:.1f} s, {info.frames} frames, default engine; "
+                                  f"goal ratio <= {goal}"))
     return rows
 
 

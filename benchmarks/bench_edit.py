@@ -55,10 +55,15 @@ def looped(src: Path, dst: Path, seconds: float) -> Path:
     return dst
 
 
-def whole_process_seconds(src: Path, dst: Path) -> float:
-    """`stccl edit SRC -e happy` as a user runs it: a new process, start-up included."""
+def whole_process_seconds(src: Path, dst: Path, pipes: str = "rgb24") -> float:
+    """`stccl edit SRC -e happy` as a user runs it: a new process, start-up included; `pipes`
+    yuv420p through a --config file (`[pipes]` of EditConfig)."""
     cmd = [sys.executable, "-m", "stccl_cli", "edit", str(src), "-e", "happy", "-o", str(dst),
            "--overwrite"]
+    if pipes != "rgb24":
+        config = dst.with_suffix(".toml")
+        config.write_text(f'pipes = "{pipes}"\n')
+        cmd += ["--config", str(config)]
     env = {**os.environ, "STCCL_WEIGHTS": str(dst.parent)}  # the default engine, as shipped
     with Timer() as t:
         subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=dst.parent)

@@ -96,6 +96,7 @@ class EditConfig:
     crop_size: Annotated[int, at_least(16)] = 256  # aligned crop side the warp engine works at
     crf: Annotated[int, at_least(0)] = 18  # x264 quality (lower = better, larger files)
     preset: X264_PRESETS = "fast"  # x264 speed preset
+    pipes: Literal["rgb24", "yuv420p"] = "rgb24"  # frames between decoder and encoder: yuv420p skips both colour conversions (warp engine, dlib tracker, even sizes; see docs/edit.md)
     overwrite: bool = False  # replace existing outputs
     track: TrackConfig = field(default_factory=TrackConfig)
     align: AlignConfig = field(default_factory=AlignConfig)

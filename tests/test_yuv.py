@@ -119,15 +119,13 @@ def test_frames_travel_as_yuv_only_where_nothing_needs_rgb():
     assert carried_format(_Engine(False), _Backend("dlib"), 641, 480) == "rgb24"  # odd width
 
 
-def test_the_yuv_edit_matches_the_rgb_edit(shared_data, tmp_path, warp_editor, monkeypatch):
+def test_the_yuv_edit_matches_the_rgb_edit(shared_data, tmp_path, warp_editor):
     from benchmarks.readback import cut
+    from stccl import Editor
 
     src = cut(shared_data / CLIP, 1.2, tmp_path / "d12.mp4")
-    a = warp_editor.edit(src, emotion="happy", out=tmp_path / "yuv.mp4")
-    import stccl.edit.pipeline as pipeline
-
-    monkeypatch.setattr(pipeline, "carried_format", lambda *args: "rgb24")
-    b = warp_editor.edit(src, emotion="happy", out=tmp_path / "rgb.mp4")
+    a = Editor(engine="warp", pipes="yuv420p").edit(src, emotion="happy", out=tmp_path / "yuv.mp4")
+    b = warp_editor.edit(src, emotion="happy", out=tmp_path / "rgb.mp4")  # the default: rgb24
     assert a.edited_frames == b.edited_frames > 0 and a.shown_label == b.shown_label
     fa, fb, fs = (np.stack(list(VideoReader(p).frames())).astype(int)
                   for p in (tmp_path / "yuv.mp4", tmp_path / "rgb.mp4", src))

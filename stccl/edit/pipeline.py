@@ -91,7 +91,7 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
     summary = EditSummary(str(src), str(out), engine.name, emotion, cfg.intensity,
                           expected_frames=info.expected_frames, header_seconds=info.duration,
                           frame_rate=info.fps)
-    carry = carried_format(engine, backend, info.width, info.height)
+    carry = carried_format(engine, backend, info.width, info.height) if cfg.pipes == "yuv420p" else "rgb24"
     writer = VideoWriter(out, info.fps, info.width, info.height, audio_from=src, inputs=[src],
                          overwrite=cfg.overwrite, crf=cfg.crf, preset=cfg.preset,
                          rotation=info.rotation, pix_fmt=carry)
@@ -124,9 +124,10 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
 
 
 def carried_format(engine: Engine, backend, width: int, height: int) -> str:
-    """How frames travel from decoder to encoder: ffmpeg's own yuv420p where nothing needs RGB
-    (an engine that reads only landmarks, the dlib tracker, which reads grey, an even frame
-    size), which spares both pipes a colour conversion; rgb24 otherwise."""
+    """How frames can travel from decoder to encoder when `pipes = "yuv420p"` is asked for:
+    ffmpeg's own yuv420p where nothing needs RGB (an engine that reads only landmarks, the dlib
+    tracker, which reads grey, an even frame size), which spares both pipes a colour
+    conversion; rgb24 otherwise."""
     grey_tracker = getattr(backend, "name", None) == "dlib"
     if getattr(engine, "uses_pixels", True) or not grey_tracker or not yuv.fits(width, height):
         return "rgb24"
