@@ -42,8 +42,6 @@ KNOWN_MISS = {
     ("0Fi83", "surprised"): _0FI83,
     ("M026", "happy"): _STRONG.format("0.044 IOD off (mouth wide open, corners pulled out)"),
     ("M026", "sad"): _STRONG.format("at corr 0.887, 0.034 IOD off"),
-    ("M026", "angry"): _STRONG.format("at corr 0.886, 0.033 IOD off"),
-    ("M030", "angry"): _STRONG.format("0.031 IOD off (read as disgusted 0.9: angry replaces it)"),
     ("d12", "surprised"): "the reader takes the glasses' rims for the raised brows (seen on frames)",
 }
 
