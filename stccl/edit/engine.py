@@ -47,9 +47,8 @@ class EngineOutput:
 
         t = np.linspace(0, flow.shape[-1] - 1, size, dtype=np.float32)
         gx, gy = np.meshgrid(t, t)
-        return np.stack([np.stack([cv2.remap(np.ascontiguousarray(c), gx, gy, cv2.INTER_LINEAR,
-                                             borderMode=cv2.BORDER_REPLICATE) for c in f])
-                         for f in flow])
+        return np.stack([cv2.remap(np.ascontiguousarray(f.transpose(1, 2, 0)), gx, gy, cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REPLICATE).transpose(2, 0, 1) for f in flow])
 
 
 class Engine(Protocol):
