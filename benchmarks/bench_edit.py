@@ -64,9 +64,15 @@ def whole_process_seconds(src: Path, dst: Path, pipes: str = "rgb24") -> float:
         config = dst.with_suffix(".toml")
         config.write_text(f'pipes = "{pipes}"\n')
         cmd += ["--config", str(config)]
-    env = {**os.environ, "STCCL_WEIGHTS": str(dst.parent)}  # the default engine, as shipped
+    # the default engine as a fresh install has it: run where no generator weights can be found
+    # (an empty folder as the working folder, $STCCL_WEIGHTS and the torch hub)
+    bare = dst.parent / "no_weights"
+    bare.mkdir(exist_ok=True)
+    env = {**os.environ, "STCCL_WEIGHTS": str(bare), "TORCH_HOME": str(bare)}
     with Timer() as t:
-        subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=dst.parent)
+        r = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env, cwd=bare)
+    if "warp engine" not in r.stdout:
+        raise RuntimeError(f"the whole-process edit did not use the warp engine:\n{r.stdout[-2000:]}")
     return t.seconds
 
 

@@ -168,7 +168,7 @@ def test_generator_stage_sigkill_then_rerun_is_exact(chain, paired_prep, tmp_pat
 
 def test_torchrun_two_gloo_processes_train_the_generator(chain, paired_prep, tmp_path):
     run = tmp_path / "run"
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                         "-m", "stccl_cli", "train", "--data", str(paired_prep), "--stage", "generator",
                         "--preset", "tiny", "--metric", str(chain[0] / "metric.safetensors"), "-o", str(run),
                         "--steps", "10"], capture_output=True, text=True, cwd=ROOT)

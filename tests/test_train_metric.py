@@ -142,7 +142,7 @@ def test_torchrun_two_gloo_processes(paired_prep, tmp_path):
     run = tmp_path / "run"
     cfg = tmp_path / "c.toml"
     cfg.write_text(SHORT)
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                         "-m", "stccl_cli", "train", "--data", str(paired_prep), "--stage", "metric", "--preset", "tiny",
                         "-o", str(run), "--steps", "4", "--config", str(cfg)], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-2000:]
