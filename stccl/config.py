@@ -19,12 +19,15 @@ from .devices import check_device
 from .emotions import check_emotion
 from .errors import InputError
 from .face.pick import check_face
+from .plan import check_emotion_or_plan, check_regions
 from .typed import Check, ConfigError, at_least, from_dict, more_than, overlay, to_dict, validate
 
 __all__ = ["AlignConfig", "ConfigError", "Device", "EditConfig", "Emotion", "FaceIndex", "PrepConfig",
            "TrackConfig", "from_dict", "load_toml", "overlay", "save_toml", "to_dict", "validate"]
 
 Emotion = Annotated[str, Check(check_emotion, "an emotion name")]
+EmotionPlan = Annotated[str, Check(check_emotion_or_plan, "an emotion name, a plan or @plan.toml")]
+Regions = Annotated[str, Check(check_regions, "brows, eyes, mouth, upper or lower, comma-separated")]
 Device = Annotated[str, Check(check_device, "auto, cpu, cuda, cuda:N or mps")]
 FaceIndex = Annotated[int, Check(check_face, "a face index")]
 Count = Annotated[int, at_least(1)]
@@ -82,11 +85,12 @@ class PrepConfig:
 class EditConfig:
     """`stccl edit`: re-expression of a video."""
 
-    emotion: Emotion = "happy"  # target emotion (any case; stored and named in lower case)
+    emotion: EmotionPlan = "happy"  # target emotion (any case), or a plan EMOTION[:INTENSITY]@START-END,... in seconds (END empty = to the end), or @plan.toml
     intensity: Annotated[float, at_least(0, "a number >= 0")] = 1.0  # a number >= 0: 0 = unchanged, 1 = full, > 1 exaggerated
     engine: Literal["auto", "neural", "warp"] = "auto"  # auto = neural when generator weights are found, else warp
     weights: str | None = None  # generator weights (.safetensors); found in ./weights/ or $STCCL_WEIGHTS when not given
     prototypes: str | None = None  # warp-engine prototypes (JSON, see weights/PROTOTYPES.md); the shipped ones when not given
+    regions: Regions | None = None  # move only these face parts: brows, eyes, mouth, or upper (brows, eyes) / lower (mouth), comma-separated; the lip opening is always kept
     relative: bool = False  # warp engine: add the target on top of the expression shown, instead of replacing it
     start: Annotated[float, at_least(0)] | None = None  # edit from this time (s, >= 0, before the end of the video) on; the rest passes through
     end: Annotated[float, more_than(0)] | None = None  # edit up to this time (s, > 0 and after --start; past the end = to the end)
@@ -94,7 +98,8 @@ class EditConfig:
     batch: Count = 8  # frames per engine call
     ease: Annotated[float, at_least(0)] = 0.32  # seconds over which the intensity ramps at face gaps and start/end
     crop_size: Annotated[int, at_least(16)] = 256  # aligned crop side the warp engine works at
-    crf: Annotated[int, at_least(0)] = 18  # x264 quality (lower = better, larger files)
+    codec: Literal["auto", "h264", "h265", "prores", "ffv1"] = "auto"  # video codec: auto = by the output's extension (H.264; VP9 in .webm); prores in .mov/.mkv, ffv1 (lossless) in .mkv
+    crf: Annotated[int, at_least(0)] = 18  # quality on x264's scale (lower = better, larger files); h265 and VP9 get the matching value; prores and ffv1 ignore it
     preset: X264_PRESETS = "fast"  # x264 speed preset
     pipes: Literal["rgb24", "yuv420p"] = "rgb24"  # frames between decoder and encoder: yuv420p skips both colour conversions (warp engine, dlib tracker, even sizes; see docs/edit.md)
     overwrite: bool = False  # replace existing outputs

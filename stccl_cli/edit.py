@@ -24,7 +24,9 @@ def edit(
     inputs: list[Path] = typer.Argument(..., help="Video files, or folders of videos."),
     emotion: Optional[str] = opt("emotion", "--emotion", "-e",
                                  help="angry | contempt | disgusted | fear | happy | neutral | sad | surprised "
-                                      "(any case; the output is named in lower case)"),
+                                      "(any case; the output is named in lower case); or a plan "
+                                      "EMOTION[:INTENSITY]@START-END,... in seconds (END empty = to the end; "
+                                      "output <stem>.plan.mp4), or @plan.toml"),
     intensity: Optional[float] = opt("intensity", "--intensity", "-i"),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output file (one input only)."),
     out_dir: Optional[Path] = typer.Option(
@@ -32,13 +34,19 @@ def edit(
     engine: Optional[str] = opt("engine", "--engine"),
     weights: Optional[Path] = opt("weights", "--weights"),
     prototypes: Optional[Path] = opt("prototypes", "--prototypes"),
+    regions: Optional[str] = opt("regions", "--regions"),
     relative: bool = opt("relative", "--relative"),
     start: Optional[float] = opt("start", "--start"),
     end: Optional[float] = opt("end", "--end"),
     face: Optional[int] = opt("track.face", "--face"),
     tracker: Optional[str] = opt("track.tracker", "--tracker"),
     device: Optional[str] = opt("device", "--device"),
+    codec: Optional[str] = opt("codec", "--codec"),
+    crf: Optional[int] = opt("crf", "--crf"),
     preview: bool = typer.Option(False, "--preview", help="Also write <output>.preview.png (before/after)."),
+    compare: bool = typer.Option(False, "--compare",
+                                 help="Also write <output stem>.compare.mp4: input and output side by side, "
+                                      "labelled, with the input's audio."),
     overwrite: bool = opt("overwrite", "--overwrite"),
     config: Optional[Path] = CONFIG_OPTION,
     verbose: bool = VERBOSE_OPTION,
@@ -61,6 +69,10 @@ def edit(
       stccl edit clips/ -e angry --out-dir edited/ --engine warp
 
       stccl edit smiling.mp4 -e neutral
+
+      stccl edit talk.mp4 -e "happy@0-6,sad:0.7@6-12" --compare
+
+      stccl edit talk.mp4 -e surprised --regions upper --codec prores -o talk.mov
     """
     cfg: EditConfig = opt.resolve(EditConfig(), config, locals())
     files = _expand(inputs)
@@ -68,10 +80,14 @@ def edit(
         raise InputError("-o/--out takes one input; use --out-dir for several")
     if out_dir is not None:
         ensure_writable_dir(out_dir)
+    if out is not None:
+        from stccl.video.writer import codec_for
+
+        codec_for(out, cfg.codec)  # a codec the container cannot hold: one line, before any work
     from stccl.edit.editor import Editor  # here, not at the top: `stccl --version` imports no torch
 
     editor = Editor(config=cfg)
-    results = _run(editor, files, out, out_dir, cfg, preview)
+    results = _run(editor, files, out, out_dir, cfg, preview, compare)
     if len(files) == 1 and results[0][1] is not None:
         raise StcclError(results[0][1])
     _print_summary(results)
@@ -96,7 +112,7 @@ def _expand(inputs: list[Path]) -> list[Path]:
 
 
 def _run(editor, files: list[Path], out: Path | None, out_dir: Path | None,
-         cfg: EditConfig, preview: bool):
+         cfg: EditConfig, preview: bool, compare: bool):
     from stccl.video.probe import probe
 
     results = []
@@ -110,7 +126,7 @@ def _run(editor, files: list[Path], out: Path | None, out_dir: Path | None,
                     if editor.notice:
                         console.print(f"[yellow]note:[/] {editor.notice}", highlight=False)
                     progress.start()
-                results.append((src, None, _edit_one(editor, src, out, out_dir, cfg, preview, progress)))
+                results.append((src, None, _edit_one(editor, src, out, out_dir, cfg, preview, compare, progress)))
             except StcclError as e:
                 results.append((src, one_line(e), None))
                 if len(files) > 1:
@@ -122,8 +138,8 @@ def _run(editor, files: list[Path], out: Path | None, out_dir: Path | None,
     return results
 
 
-def _edit_one(editor, src, out, out_dir, cfg, preview, progress):
-    target = out or default_output(src, cfg.emotion, out_dir)
+def _edit_one(editor, src, out, out_dir, cfg, preview, compare, progress):
+    target = out or default_output(src, cfg.emotion, out_dir, cfg.codec)
     png = target.with_suffix(".preview.png")
     if preview and png.exists() and not cfg.overwrite:
         raise InputError(f"{png} exists; pass --overwrite to replace it")
@@ -132,7 +148,7 @@ def _edit_one(editor, src, out, out_dir, cfg, preview, progress):
     def on_progress(done: int, total: int) -> None:
         progress.update(task, completed=done, total=total)
 
-    summary = editor.edit(src, out=target, on_progress=on_progress)
+    summary = editor.edit(src, out=target, compare=compare, on_progress=on_progress)
     progress.update(task, completed=summary.frames, total=summary.frames)
     if preview:
         from stccl.edit.preview import write_preview

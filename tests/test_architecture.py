@@ -12,7 +12,7 @@ MAX_LINES = 450
 
 # package (or module) of stccl -> what of stccl it may import. Data flows one way:
 # words -> configs -> video, draw -> face -> data, models -> edit -> train, eval, inspect.
-WORDS = {"errors", "emotions", "devices", "fs", "typed", "interrupts", "__version__"}
+WORDS = {"errors", "emotions", "devices", "fs", "typed", "interrupts", "plan", "__version__"}
 ALLOWED = {
     "errors": set(),
     "emotions": {"errors"},
@@ -20,6 +20,7 @@ ALLOWED = {
     "fs": {"errors"},
     "typed": {"errors"},
     "interrupts": {"errors"},
+    "plan": {"errors", "emotions"},
     "config": WORDS | {"face.pick"},
     "draw": set(),
     "video": WORDS,

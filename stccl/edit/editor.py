@@ -13,7 +13,7 @@ from ..devices import require_device
 from ..errors import InputError
 from ..face import make_backend
 from .engine import Engine
-from .outputs import default_output, is_edit_output  # noqa: F401  (is_edit_output: re-exported)
+from .outputs import compare_output, default_output, is_edit_output  # noqa: F401  (is_edit_output: re-exported)
 from .pipeline import EditSummary, Progress, edit_video
 
 GENERATOR_FILE = "generator.safetensors"
@@ -27,6 +27,10 @@ def make_engine(cfg: EditConfig) -> tuple[Engine, str | None]:
         weights = find_weights(GENERATOR_FILE, cfg.weights)
         if cfg.weights and weights is None:
             raise InputError(f"generator weights not found: {cfg.weights}")
+        if weights is not None and cfg.regions is not None:
+            if cfg.engine == "neural":
+                raise InputError("--regions needs the warp engine: leave out --engine neural")
+            return _warp(cfg), "--regions: using the warp engine (the neural engine edits the whole face)"
         if weights is not None:
             from .neural import NeuralEngine
 
@@ -35,12 +39,16 @@ def make_engine(cfg: EditConfig) -> tuple[Engine, str | None]:
             raise InputError(
                 f"no generator weights: pass --weights PATH, or put {GENERATOR_FILE} in ./weights/ "
                 "or $STCCL_WEIGHTS (train one with `stccl train`), or use --engine warp")
-    from .warp import WarpEngine, find_prototypes
-
     notice = None
     if cfg.engine == "auto":
         notice = "no generator weights found: using the training-free warp engine"
-    return WarpEngine(find_prototypes(cfg.prototypes), absolute=not cfg.relative), notice
+    return _warp(cfg), notice
+
+
+def _warp(cfg: EditConfig) -> Engine:
+    from .warp import WarpEngine, find_prototypes
+
+    return WarpEngine(find_prototypes(cfg.prototypes), absolute=not cfg.relative, regions=cfg.regions)
 
 
 class Editor:
@@ -66,14 +74,27 @@ class Editor:
 
     def edit(self, src: str | Path, emotion: str | None = None, out: str | Path | None = None, *,
              intensity: float | None = None, start: float | None = None, end: float | None = None,
-             face: int | None = None, overwrite: bool | None = None,
-             on_progress: Progress | None = None) -> EditSummary:
-        """Edit one video; `out` defaults to <stem>.<emotion>.mp4 beside `src`."""
+             face: int | None = None, regions: str | None = None, overwrite: bool | None = None,
+             compare: bool = False, on_progress: Progress | None = None) -> EditSummary:
+        """Edit one video; `out` defaults to <stem>.<emotion>.mp4 beside `src` (<stem>.plan.mp4
+        for an emotion plan). `emotion` may be a plan ("happy@0-6,sad:0.7@6-12", or
+        "@plan.toml"); `regions` limits the edit to face parts ("upper", "brows,mouth", ...);
+        `compare` also writes <output stem>.compare.mp4, input and output side by side."""
         cfg = _with(self.config, dict(emotion=emotion, intensity=intensity, start=start, end=end,
-                                      overwrite=overwrite), dict(face=face))
+                                      regions=regions, overwrite=overwrite), dict(face=face))
         src = Path(src)
-        out = Path(out) if out is not None else default_output(src, cfg.emotion)
-        return edit_video(src, out, cfg, self.engine, self.backend, on_progress)
+        out = Path(out) if out is not None else default_output(src, cfg.emotion, codec=cfg.codec)
+        side = compare_output(out) if compare else None
+        if side is not None and side.exists() and not cfg.overwrite:
+            raise InputError(f"{side} exists; pass --overwrite to replace it")
+        engine = self.engine if cfg.regions == self.config.regions else make_engine(cfg)[0]
+        summary = edit_video(src, out, cfg, engine, self.backend, on_progress)
+        if side is not None:
+            from .compare import write_compare
+
+            summary.compare = str(write_compare(src, out, side, f"stccl: {cfg.emotion}",
+                                                overwrite=cfg.overwrite, crf=cfg.crf))
+        return summary
 
 
 def _with(cfg: EditConfig, changes: dict, track: dict) -> EditConfig:

@@ -5,15 +5,29 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..emotions import EMOTIONS
+from ..plan import is_plan
+
+PLAN = "plan"  # <stem>.plan.mp4: the output of an emotion plan
+COMPARE = "compare"  # <output stem>.compare.mp4: input and output side by side (--compare)
 
 
-def default_output(src: Path, emotion: str, out_dir: Path | None = None) -> Path:
-    """<stem>.<emotion>.mp4, the emotion in its canonical lower case."""
-    return (out_dir or src.parent) / f"{src.stem}.{emotion.strip().lower()}.mp4"
+EXTENSIONS = {"prores": ".mov", "ffv1": ".mkv"}  # codecs that do not go in .mp4; the rest: .mp4
+
+
+def default_output(src: Path, emotion: str, out_dir: Path | None = None, codec: str = "auto") -> Path:
+    """<stem>.<emotion>.mp4 (the emotion in its canonical lower case), or <stem>.plan.mp4 for
+    an emotion plan; .mov for ProRes, .mkv for FFV1."""
+    name = PLAN if is_plan(emotion) else emotion.strip().lower()
+    return (out_dir or src.parent) / f"{src.stem}.{name}{EXTENSIONS.get(codec, '.mp4')}"
+
+
+def compare_output(out: Path) -> Path:
+    """The before/after video of an output: <output stem>.compare.mp4."""
+    return out.with_name(f"{out.stem}.{COMPARE}.mp4")
 
 
 def is_edit_output(path: Path) -> bool:
-    """True for files named like our outputs (<stem>.<emotion>.mp4, any case: older versions
-    wrote x.HAPPY.mp4), so folders can be re-run."""
+    """True for files named like our outputs (<stem>.<emotion>.mp4 in any case: older versions
+    wrote x.HAPPY.mp4; <stem>.plan.mp4; <stem>.<...>.compare.mp4), so folders can be re-run."""
     parts = path.name.split(".")
-    return len(parts) >= 3 and parts[-2].strip().lower() in EMOTIONS
+    return len(parts) >= 3 and parts[-2].strip().lower() in (*EMOTIONS, PLAN, COMPARE)

@@ -15,8 +15,10 @@ from typing import Callable
 
 import numpy as np
 
+from .. import __version__
 from ..config import EditConfig
 from ..errors import InputError, NoFaceError
+from ..plan import is_plan, parse_plan
 from ..face import FaceStream, transform_landmarks, warp_to_crop
 from ..face.pose import head_pose
 from ..video import VideoReader, VideoWriter, probe, yuv
@@ -52,6 +54,7 @@ class EditSummary:
     # the expression read on the input's edited frames, as a weight per emotion (0 = none,
     # 1 = as strong as the prototype); empty where the engine does not read it
     shown: dict = field(default_factory=dict)
+    compare: str | None = None  # the before/after video written beside the output, if asked for
 
     @property
     def shown_label(self) -> str:
@@ -78,6 +81,7 @@ class _Item:
     frame: np.ndarray
     face: object
     alpha: float = 0.0
+    emotion: str = ""
 
 
 def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine, backend,
@@ -87,16 +91,17 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
     src, out = Path(src), Path(out)
     emotion = cfg.emotion  # checked where the call entered the library (Editor)
     info = probe(src)
-    first, last = _window(cfg, info)
+    windows = schedule(cfg, info)
     summary = EditSummary(str(src), str(out), engine.name, emotion, cfg.intensity,
                           expected_frames=info.expected_frames, header_seconds=info.duration,
                           frame_rate=info.fps)
     carry = carried_format(engine, backend, info.width, info.height) if cfg.pipes == "yuv420p" else "rgb24"
     writer = VideoWriter(out, info.fps, info.width, info.height, audio_from=src, inputs=[src],
                          overwrite=cfg.overwrite, crf=cfg.crf, preset=cfg.preset,
-                         rotation=info.rotation, pix_fmt=carry)
+                         rotation=info.rotation, pix_fmt=carry, codec=cfg.codec, colour=info.colour,
+                         tags=edit_tags(emotion, engine.name, cfg.regions))
     try:
-        run = _Run(cfg, engine, emotion, writer, summary, first, last, info.fps)
+        run = _Run(cfg, engine, windows, writer, summary, info.fps)
         run.planes = (info.width, info.height) if carry == "yuv420p" else None
         stream = FaceStream.from_backend(backend, info.fps, cfg.track, cfg.align)
         ease = EaseBuffer(round(cfg.ease * info.fps))
@@ -123,6 +128,13 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
     return summary
 
 
+def edit_tags(emotion: str, engine: str, regions: str | None = None) -> dict[str, str]:
+    """The metadata every output carries: it says that a face in it was changed, and how."""
+    what = f"emotion {emotion}, engine {engine}" + (f", regions {regions}" if regions else "")
+    return {"comment": f"face expression manipulated by stccl {__version__} ({what})",
+            "stccl_version": __version__, "stccl_emotion": emotion, "stccl_engine": engine}
+
+
 def carried_format(engine: Engine, backend, width: int, height: int) -> str:
     """How frames can travel from decoder to encoder when `pipes = "yuv420p"` is asked for:
     ffmpeg's own yuv420p where nothing needs RGB (an engine that reads only landmarks, the dlib
@@ -134,23 +146,52 @@ def carried_format(engine: Engine, backend, width: int, height: int) -> str:
     return "yuv420p"
 
 
-def _window(cfg: EditConfig, info) -> tuple[int | None, int | None]:
+@dataclass(frozen=True)
+class Window:
+    """Frames first..last (None = open end) edited toward `emotion` at `intensity`."""
+
+    emotion: str
+    intensity: float
+    first: int | None
+    last: int | None
+
+
+def schedule(cfg: EditConfig, info) -> list[Window]:
+    """The edit windows of `cfg` for this video: one for an emotion (--start/--end), one per
+    segment of an emotion plan. InputError for times the video does not have."""
+    if is_plan(cfg.emotion):
+        if cfg.start is not None or cfg.end is not None:
+            raise InputError("an emotion plan sets its own times: leave out --start/--end")
+        windows = []
+        for seg in parse_plan(cfg.emotion):
+            if seg.start >= info.duration:
+                raise InputError(f"plan segment {seg.text()!r} starts after the end of the video "
+                                 f"({info.duration:.2f} s)")
+            first, last = _frames(seg.start, seg.end, info.fps)
+            amount = cfg.intensity if seg.intensity is None else seg.intensity
+            windows.append(Window(seg.emotion, amount, first, last))
+        return windows
     if cfg.start is not None and cfg.start < 0:
         raise InputError(f"--start must be >= 0, got {cfg.start}")
     if cfg.start is not None and cfg.start >= info.duration:
         raise InputError(f"--start {cfg.start:g} s is past the end of the video ({info.duration:.2f} s)")
     if cfg.end is not None and cfg.start is not None and cfg.end <= cfg.start:
         raise InputError(f"--end ({cfg.end:g} s) must be after --start ({cfg.start:g} s)")
-    first = None if cfg.start is None else math.ceil(cfg.start * info.fps - 1e-6)
-    last = None if cfg.end is None else math.ceil(cfg.end * info.fps - 1e-6) - 1
+    return [Window(cfg.emotion, cfg.intensity, *_frames(cfg.start, cfg.end, info.fps))]
+
+
+def _frames(start: float | None, end: float | None, fps: float) -> tuple[int | None, int | None]:
+    """The frames of [start, end) seconds: frame i shows time i / fps."""
+    first = None if start is None else math.ceil(start * fps - 1e-6)
+    last = None if end is None else math.ceil(end * fps - 1e-6) - 1
     return first, last
 
 
 class _Run:
-    def __init__(self, cfg: EditConfig, engine: Engine, emotion: str, writer: VideoWriter,
-                 summary: EditSummary, first: int | None, last: int | None, fps: float = 25.0):
-        self.cfg, self.engine, self.emotion, self.writer = cfg, engine, emotion, writer
-        self.summary, self.first, self.last = summary, first, last
+    def __init__(self, cfg: EditConfig, engine: Engine, windows: list[Window], writer: VideoWriter,
+                 summary: EditSummary, fps: float = 25.0):
+        self.cfg, self.engine, self.windows, self.writer = cfg, engine, windows, writer
+        self.summary = summary
         self.size = engine.size or cfg.crop_size
         self.batch: list[_Item] = []
         self.ramp = 0
@@ -166,7 +207,11 @@ class _Run:
     def collect(self, eased) -> None:
         for item, factor in eased:
             index = item.face.index
-            item.alpha = self.cfg.intensity * factor * window_factor(index, self.first, self.last, self.ramp)
+            for w in self.windows:  # they do not overlap: at most one has the frame
+                inside = window_factor(index, w.first, w.last, self.ramp)
+                if inside > 0:
+                    item.emotion, item.alpha = w.emotion, w.intensity * factor * inside
+                    break
             self.batch.append(item)
             if len(self.batch) >= self.cfg.batch:
                 self.flush()
@@ -203,22 +248,25 @@ class _Run:
             x = np.empty((len(items), 3, size, size), np.float32)
         alpha = np.array([it.alpha for it in items], np.float32)
         lmk32 = lmk.astype(np.float32)
-        if self.shown is not None:
+        shown = None
+        if self.shown is not None:  # read in frame order, whatever the emotions (it smooths)
             shown = self.shown([it.face.index for it in items], lmk)
             self.summary.shown = self.shown.reading
-            out = self.engine(x, lmk32, self.emotion, alpha, shown=shown)
-        else:
-            out = self.engine(x, lmk32, self.emotion, alpha)
-        flow = to_numpy(out.flow).astype(np.float32, copy=False).transpose(0, 2, 3, 1)
-        delta = None if out.delta is None else \
-            to_numpy(out.delta).astype(np.float32, copy=False).transpose(0, 2, 3, 1)
+        flow, delta = [None] * len(items), [None] * len(items)
+        for emotion in sorted({it.emotion for it in items}):  # one engine call per emotion of a plan
+            ks = [k for k, it in enumerate(items) if it.emotion == emotion]
+            extra = {} if shown is None else {"shown": shown[ks]}
+            out = self.engine(x[ks], lmk32[ks], emotion, alpha[ks], **extra)
+            f = to_numpy(out.flow).astype(np.float32, copy=False).transpose(0, 2, 3, 1)
+            d = None if out.delta is None else \
+                to_numpy(out.delta).astype(np.float32, copy=False).transpose(0, 2, 3, 1)
+            for j, k in enumerate(ks):
+                flow[k] = f[j]
+                delta[k] = None if d is None else np.ascontiguousarray(d[j])
         for k, it in enumerate(items):
             mask = face_mask(lmk[k], size, raster=MASK_SIZE)
             if self.planes is not None:  # only engines that give no colour change (carried_format)
                 it.frame = paste_change_yuv(it.frame, *self.planes, it.face.M, flow[k], mask, size)
-                self.summary.edited_frames += 1
-                continue
-            it.frame = paste_change(it.frame, it.face.M, flow[k],
-                                    None if delta is None else np.ascontiguousarray(delta[k]), mask, size)
+            else:
+                it.frame = paste_change(it.frame, it.face.M, flow[k], delta[k], mask, size)
             self.summary.edited_frames += 1
-

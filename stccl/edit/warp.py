@@ -27,6 +27,7 @@ import numpy as np
 from ..emotions import EMOTIONS
 from ..errors import DataError, InputError
 from ..face.pose import views as pose_views
+from ..plan import region_points
 from .engine import EngineOutput, to_numpy
 from .expression import ExpressionModel
 from .facs import PACKAGED
@@ -201,12 +202,16 @@ class WarpEngine:
     uses_pixels = False
 
     def __init__(self, prototypes: str | Path | dict | None = None, device: str = "cpu", grid: int = 48,
-                 absolute: bool = True):
-        """`device` is accepted for the Engine interface and not used (numpy, on the CPU)."""
+                 absolute: bool = True, regions: str | None = None):
+        """`device` is accepted for the Engine interface and not used (numpy, on the CPU).
+        `regions` (stccl.plan, e.g. "brows,eyes"): only those landmarks move; None = all."""
         data = prototypes if isinstance(prototypes, dict) else _read(find_prototypes(prototypes))
         self.prototypes = load_prototypes(data)  # {emotion: (68,2) float64}
         # what reads the expression shown, so that the move is target - shown (None: additive)
         self.expression = load_expression_model(data) if absolute else None
+        points = region_points(regions)
+        self.regions = regions
+        self._keep = None if points is None else np.isin(np.arange(68), points)[:, None].astype(np.float64)
         self.grid = grid
         g = np.linspace(-1, 1, grid, dtype=np.float32)
         gx, gy = np.meshgrid(g, g, indexing="xy")
@@ -227,6 +232,8 @@ class WarpEngine:
         move = self.prototypes[emotion]
         if shown is not None:
             move = move - to_numpy(shown).astype(np.float64)
+        if self._keep is not None:  # lip pairs lie in one region: the opening stays kept
+            move = move * self._keep
         moved = target_landmarks(lmk, move, to_numpy(intensity), views(lmk))
         fixed = anchors(lmk, size)
         band_src, band_dst = lip_band(lmk, moved)

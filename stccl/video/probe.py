@@ -38,6 +38,56 @@ _PROGRESS = re.compile(r"^[a-z_0-9]+=\S*$")  # -progress key=value lines
 
 
 @dataclass(frozen=True)
+class Colour:
+    """What the input says of its colours (ffmpeg's names; None = not said) and its bit depth."""
+
+    range: str | None = None  # tv | pc
+    space: str | None = None  # matrix: bt709, smpte170m, bt2020nc, ...
+    primaries: str | None = None
+    transfer: str | None = None
+    depth: int = 8
+
+    def options(self) -> list[str]:
+        """Output options of ffmpeg that tag a stream with these colours. Primaries and transfer
+        go on the frames (`setparams`): as output options they are lost on frames that come in
+        as raw RGB. Range and matrix also steer the conversion from RGB."""
+        out = []
+        for flag, value in (("-color_range", self.range), ("-colorspace", self.space)):
+            if value:
+                out += [flag, value]
+        params = [f"{key}={value}" for key, value in (("color_primaries", self.primaries),
+                                                       ("color_trc", self.transfer)) if value]
+        return out + (["-vf", "setparams=" + ":".join(params)] if params else [])
+
+
+_PIX = re.compile(r", ([a-z][a-z0-9_]*)(?:\(([^)]*)\))?, \d+x\d+")
+_RANGES = ("tv", "pc")
+
+
+def _colour(desc: str) -> tuple[str | None, Colour]:
+    """The pix_fmt and the colour description of a video stream line of `ffmpeg -i`:
+    "yuv420p(tv, bt709, progressive)", "yuv420p10le(tv, bt2020nc/bt2020/smpte2084)"."""
+    m = _PIX.search(desc)
+    if m is None:
+        return None, Colour()
+    pix, inner = m.group(1), m.group(2) or ""
+    depth = re.search(r"(\d+)(le|be)$", pix)
+    fields: dict = {"depth": int(depth.group(1)) if depth else 8}
+    for token in (t.strip() for t in inner.split(",")):
+        if token in _RANGES:
+            fields["range"] = token
+        elif "/" in token and token.count("/") == 2:
+            space, prim, trc = (None if v == "unknown" else v for v in token.split("/"))
+            fields.update(space=space, primaries=prim, transfer=trc)
+        elif token and token not in ("progressive", "tt", "bb", "tb", "bt", "left", "center", "topleft",
+                                     "top", "bottomleft", "bottom", "unknown") and not token.startswith("top "):
+            fields.update(space=token, primaries=token, transfer=token)
+    if pix.startswith("yuvj"):
+        fields.setdefault("range", "pc")
+    return pix, Colour(**fields)
+
+
+@dataclass(frozen=True)
 class VideoInfo:
     path: Path
     width: int
@@ -53,6 +103,8 @@ class VideoInfo:
     # the stream's average rate is below its base rate (tbr): frames come at varying times.
     # `fps` is then the base rate, at which the reader repeats frames to fill the gaps
     variable: bool = False
+    pix_fmt: str | None = None
+    colour: Colour = Colour()
 
     @property
     def expected_frames(self) -> int:
@@ -176,7 +228,7 @@ def _build_info(path: Path, header: str, tail: str, video: dict, audio: dict | N
         path=path, width=width, height=height, fps=fps, frames=frames, duration=duration,
         rotation=rotation, has_audio=audio is not None, codec=_codec(desc),
         audio_codec=_codec(audio["desc"]) if audio else None,
-        damaged=damaged, variable=variable,
+        damaged=damaged, variable=variable, pix_fmt=_colour(desc)[0], colour=_colour(desc)[1],
     )
 
 

@@ -16,43 +16,63 @@ import numpy as np
 from ..errors import InputError, VideoError
 from ..fs import claim, remove_stale_temps, temp_path
 from . import yuv
-from .probe import _MP4_LIKE, _inspect, _tail_of, ffmpeg_exe, fps_rational
+from .probe import _MP4_LIKE, Colour, _inspect, _tail_of, ffmpeg_exe, fps_rational
 
 log = logging.getLogger("stccl.video")
 
 
 @dataclass(frozen=True)
-class Container:
-    video: str  # the encoder
-    audio: str  # the encoder used when the input's audio cannot be copied
-    crf_offset: int = 0  # added to the x264-scale crf for about the same quality
+class Codec:
+    encoder: str
+    containers: tuple[str, ...]  # the extensions it can be written into
+    audio: str = "aac"  # the audio encoder where the input's audio cannot be copied
+    crf_offset: int | None = 0  # added to the x264-scale crf for about the same quality; None: no crf
+    deep: str | None = None  # pix_fmt for an input of more than 8 bits (None: 8-bit only)
+    pix_fmt: str = "yuv420p"  # the stored pix_fmt (odd sizes: its 4:4:4 twin)
+    options: tuple[str, ...] = ()
 
 
-CONTAINERS = {
-    ".mp4": Container("libx264", "aac"),
-    ".m4v": Container("libx264", "aac"),
-    ".mov": Container("libx264", "aac"),
-    ".mkv": Container("libx264", "aac"),
-    ".webm": Container("libvpx-vp9", "libopus", crf_offset=12),
+_MOV_LIKE = (".mp4", ".m4v", ".mov", ".mkv")
+CODECS = {
+    "h264": Codec("libx264", _MOV_LIKE),
+    "h265": Codec("libx265", _MOV_LIKE, crf_offset=4, deep="yuv420p10le"),
+    "vp9": Codec("libvpx-vp9", (".webm", ".mkv"), audio="libopus", crf_offset=12, deep="yuv420p10le",
+                 options=("-b:v", "0", "-deadline", "good", "-cpu-used", "5", "-row-mt", "1")),
+    # ProRes 422 HQ, always 10-bit; ffv1: lossless, intra-only, as editors keep masters
+    "prores": Codec("prores_ks", (".mov", ".mkv"), crf_offset=None, deep="yuv422p10le",
+                    pix_fmt="yuv422p10le", options=("-profile:v", "3", "-vendor", "apl0")),
+    "ffv1": Codec("ffv1", (".mkv",), crf_offset=None, deep="yuv420p10le",
+                  options=("-level", "3", "-g", "1", "-slicecrc", "1")),
 }
+DEFAULT_CODEC = {".mp4": "h264", ".m4v": "h264", ".mov": "h264", ".mkv": "h264", ".webm": "vp9"}
+CODEC_CHOICES = ("auto", "h264", "h265", "prores", "ffv1")
 
 
-def container_for(out: Path) -> Container:
-    """The codecs an output's extension gets; a one-line InputError for any other extension."""
+def codec_for(out: Path, codec: str = "auto") -> Codec:
+    """The codec an output gets (`auto`: by its extension); a one-line InputError where the
+    extension or the pair cannot be written."""
     suffix = out.suffix.lower()
     if not suffix:
         raise InputError(f"{out}: give the output a video extension such as .mp4")
-    if suffix not in CONTAINERS:
-        raise InputError(f"{out.name}: cannot write {suffix} videos; use "
-                         f"{', '.join(CONTAINERS)}")
-    return CONTAINERS[suffix]
+    if suffix not in DEFAULT_CODEC:
+        raise InputError(f"{out.name}: cannot write {suffix} videos; use {', '.join(DEFAULT_CODEC)}")
+    if codec == "auto":
+        return CODECS[DEFAULT_CODEC[suffix]]
+    if codec not in CODEC_CHOICES:
+        raise InputError(f"unknown codec {codec!r}; choose one of {', '.join(CODEC_CHOICES)}")
+    if suffix not in CODECS[codec].containers:
+        raise InputError(f"--codec {codec} cannot go in {suffix}; use "
+                         f"{' or '.join(CODECS[codec].containers)}")
+    return CODECS[codec]
 
 
 class VideoWriter:
     """Writer that carries the audio of `audio_from` over unchanged; atomic output.
 
-    The codec follows the output's extension (`CONTAINERS`: H.264 in .mp4/.mov/.mkv, VP9 and
-    Opus in .webm). Frames go to a hidden temp file next to `out`, named with this process's
+    The codec follows the output's extension (`DEFAULT_CODEC`: H.264 in .mp4/.mov/.mkv, VP9 and
+    Opus in .webm) unless `codec` names one of `CODECS` that the extension can hold. `colour`
+    (the input's `VideoInfo.colour`) is written into the output's stream; `tags` into its
+    metadata. Frames go to a hidden temp file next to `out`, named with this process's
     id (`stccl.fs.temp_path`); a clean close claims `out` with it in one step (`stccl.fs.claim`:
     without `overwrite`, a file that appeared at `out` meanwhile is kept and this run fails).
     Temp files that dead runs left for the same output are removed when a writer starts.
@@ -64,15 +84,18 @@ class VideoWriter:
 
     def __init__(self, out, fps: float, width: int, height: int, *, audio_from=None,
                  inputs=(), overwrite: bool = False, crf: int = 18, preset: str = "medium",
-                 rotation: int = 0, pix_fmt: str = "rgb24"):
+                 rotation: int = 0, pix_fmt: str = "rgb24", codec: str = "auto",
+                 colour: Colour | None = None, tags: dict[str, str] | None = None):
         self.out = Path(out)
+        self.colour = colour or Colour()
+        self.tags = dict(tags or {})
         self.pix_fmt = pix_fmt
         self.fps = fps
         self.width, self.height = int(width), int(height)
         self.rotation = rotation
         self.frames_written = 0
         self.overwrite = overwrite
-        self.container = container_for(self.out)
+        self.container = codec_for(self.out, codec)
         self._check(audio_from, inputs, overwrite)
         audio = _inspect(Path(audio_from), count=False) if audio_from is not None else None
         self._audio_from = Path(audio_from) if audio and audio.has_audio else None
@@ -123,21 +146,37 @@ class VideoWriter:
                 "-framerate", fps_rational(self.fps), "-i", "pipe:0"]
         if audio_codec:
             cmd += ["-i", str(self._audio_from.absolute())]
-        cmd += ["-map", "0:v:0", *self._video_options(crf, preset),
-                "-pix_fmt", "yuv444p" if w % 2 or h % 2 else "yuv420p"]
+        cmd += ["-map", "0:v:0", *self._video_options(crf, preset), "-pix_fmt", self._stored_pix_fmt(w, h),
+                *self.colour.options()]
         if audio_codec:
             cmd += ["-map", "1:a:0?", "-c:a", audio_codec]
+        for key, value in self.tags.items():
+            cmd += ["-metadata", f"{key}={value}"]
         if self.out.suffix.lower() in _MP4_LIKE:
-            cmd += ["-movflags", "+faststart"]
+            cmd += ["-movflags", "+faststart+use_metadata_tags"]
         return cmd + [str(self.temp.absolute())]
 
+    def _stored_pix_fmt(self, w: int, h: int) -> str:
+        """The codec's pix_fmt; the input's depth where the codec can keep it (the frames went
+        through stccl at 8 bits); 4:4:4 for odd sizes."""
+        codec = self.container
+        fmt = codec.deep if (self.colour.depth > 8 and codec.deep) else codec.pix_fmt
+        if w % 2 or h % 2:
+            fmt = fmt.replace("420", "444").replace("422", "444")
+        return fmt
+
     def _video_options(self, crf: int, preset: str) -> list[str]:
-        codec = self.container.video
-        crf = min(63, crf + self.container.crf_offset)
-        if codec == "libvpx-vp9":  # constant quality; speed 5 with row threads is about x264's fast
-            return ["-c:v", codec, "-crf", str(crf), "-b:v", "0", "-deadline", "good",
-                    "-cpu-used", "5", "-row-mt", "1"]
-        return ["-c:v", codec, "-preset", preset, "-crf", str(crf)]
+        codec = self.container
+        out = ["-c:v", codec.encoder]
+        if codec.encoder in ("libx264", "libx265"):
+            out += ["-preset", preset]
+        if codec.crf_offset is not None:
+            out += ["-crf", str(min(63 if codec.encoder == "libvpx-vp9" else 51, crf + codec.crf_offset))]
+        if codec.encoder == "libx265":
+            out += ["-x265-params", "log-level=error"]
+            if self.out.suffix.lower() in _MP4_LIKE:
+                out += ["-tag:v", "hvc1"]  # what Apple's players look for
+        return out + list(codec.options)
 
     def _audio_codec(self) -> str | None:
         if self._audio_from is None:
