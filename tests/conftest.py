@@ -10,21 +10,15 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-# Test files that share a session fixture run on one worker (pytest -n, --dist loadgroup), so
-# the fixture is built once; every other file is its own group.
-SHARED_GROUPS = {"test_metric_learning": "w009", "test_inspect_retrieval": "w009",
-                 "test_expression": "w009"}
 # the longest files first (measured, --durations=0), so that no worker starts one near the end
 LONGEST_FIRST = ("test_train_metric", "test_edit_readback", "test_train_generator",
-                 "test_benchmarks", "test_inspect_retrieval", "test_metric_learning",
-                 "test_expression", "test_edit", "test_absolute_edit", "test_eval")
+                 "test_benchmarks", "test_inspect_retrieval", "test_edit", "test_edit_plan",
+                 "test_absolute_edit", "test_eval", "test_expression")
 
 
 def pytest_collection_modifyitems(config, items):
+    """pytest -n (--dist loadfile) hands whole files to workers in this order."""
     rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
-    for item in items:
-        stem = item.path.stem
-        item.add_marker(pytest.mark.xdist_group(SHARED_GROUPS.get(stem, stem)))
     items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))  # stable: order kept within
 
 

@@ -1,5 +1,13 @@
-"""`stccl inspect A B --retrieval` on the real cross-emotion pairs: the similarity matrix with the
-DTW path, scored exactly as training's validation scores it, and its one-line errors."""
+"""The tiny metric trained on W009's real cross-emotion pairs (conftest.py: `w009_metric`), and
+what is done with it, in one file so that the metric is trained once per test worker:
+
+- the learning test: trained on W009 alone, it finds the matching moment of speech in M030's
+  takes (a speaker it never saw) better than the same metric untrained, and better than chance
+  (figures and what they do not show: docs/metric.md);
+- `stccl inspect A B --retrieval` on the real pairs: the similarity matrix with the DTW path,
+  scored exactly as training's validation scores it, and its one-line errors."""
+
+import json
 
 import cv2
 import numpy as np
@@ -14,6 +22,24 @@ from stccl.inspect.sources import Source
 from stccl.models.io import load_metric
 from stccl.data.retrieval import retrieval_scores
 from stccl_cli.main import app
+
+from conftest import RETRIEVAL_STEPS
+
+
+def test_metric_trained_on_w009_retrieves_on_m030(w009_metric):
+    recs = [json.loads(line) for line in (w009_metric / "metric" / "metrics.jsonl").read_text().splitlines()]
+    vals = [r for r in recs if "val/retrieval@1" in r]
+    assert [r["step"] for r in vals] == [0, RETRIEVAL_STEPS]
+    first, last = vals
+    chance = first["val/retrieval_chance"]
+    assert 0 < chance < 0.05 and last["val/retrieval_chance"] == chance
+    assert last["val/retrieval@1"] > first["val/retrieval@1"] + 0.015
+    assert last["val/retrieval@1"] > 2 * chance
+    # what changes from frame to frame, the take's constant part removed: a clearer gain
+    assert last["val/retrieval@1_centred"] > first["val/retrieval@1_centred"] + 0.04
+    assert last["val/pos"] > last["val/neg"]
+    assert load_metric(w009_metric / "metric.safetensors")[2]["held_out"] == ["M030"]
+
 
 @pytest.fixture(scope="module")
 def metric_file(w009_metric):
