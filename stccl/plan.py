@@ -32,7 +32,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .emotions import EMOTIONS
+from .emotions import EMOTIONS, check_emotion
 from .errors import InputError
 
 
@@ -136,11 +136,11 @@ def _segment(part: str, where: str) -> Segment:
 
 
 def _emotion(value: object, where: str) -> str:
-    e = value.strip().lower() if isinstance(value, str) else None
-    if e not in EMOTIONS:
-        prefix = f"{where}: " if where else ""
-        raise InputError(f"{prefix}unknown emotion {value!r}; choose one of {', '.join(EMOTIONS)}")
-    return e
+    """check_emotion's answer, said of the segment `where` points at."""
+    try:
+        return check_emotion(value)
+    except InputError as e:
+        raise InputError(f"{where}: {e}" if where else str(e)) from None
 
 
 def _number(value: object) -> float | None:

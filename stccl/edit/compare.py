@@ -40,7 +40,7 @@ def write_compare(src: str | Path, edited: str | Path, out: str | Path, label: s
                                   size=(2 * w, h)).with_duration(left.duration)
         if left.audio is not None:
             both = both.with_audio(left.audio)
-        with tempfile.TemporaryDirectory(dir=out.parent) as scratch, contextlib.redirect_stdout(io.StringIO()):
+        with tempfile.TemporaryDirectory() as scratch, contextlib.redirect_stdout(io.StringIO()):
             both.write_videofile(
                 str(temp), fps=info.fps, codec="libx264", audio_codec="aac", preset="fast",
                 temp_audiofile_path=scratch, logger=None, pixel_format="yuv420p",

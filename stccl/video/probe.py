@@ -224,11 +224,12 @@ def _build_info(path: Path, header: str, tail: str, video: dict, audio: dict | N
         raise VideoError(f"{path}: cannot read the frame rate")
     if duration is None:
         duration = frames / fps
+    pix_fmt, colour = _colour(desc)
     return VideoInfo(
         path=path, width=width, height=height, fps=fps, frames=frames, duration=duration,
         rotation=rotation, has_audio=audio is not None, codec=_codec(desc),
         audio_codec=_codec(audio["desc"]) if audio else None,
-        damaged=damaged, variable=variable, pix_fmt=_colour(desc)[0], colour=_colour(desc)[1],
+        damaged=damaged, variable=variable, pix_fmt=pix_fmt, colour=colour,
     )
 
 
