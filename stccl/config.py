@@ -29,7 +29,7 @@ Emotion = Annotated[str, Check(check_emotion, "an emotion name")]
 EmotionPlan = Annotated[str, Check(check_emotion_or_plan, "an emotion name, a plan or @plan.toml")]
 Regions = Annotated[str, Check(check_regions, "brows, eyes, mouth, upper or lower, comma-separated")]
 Device = Annotated[str, Check(check_device, "auto, cpu, cuda, cuda:N or mps")]
-FaceIndex = Annotated[int, Check(check_face, "a face index")]
+FaceIndex = Annotated[int | str, Check(check_face, "a face index or all")]
 Count = Annotated[int, at_least(1)]
 X264_PRESETS = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                        "slower", "veryslow"]
@@ -43,7 +43,7 @@ class TrackConfig:
     device: Device = "auto"  # device for FAN
     detect_every: Count = 10  # re-detect at least every N frames
     detect_size: Count = 480  # longest side of the frame used for detection
-    face: FaceIndex = 0  # which face to follow when several: a whole number >= 0; 0 = the largest at the start, 1 = the next, ...
+    face: FaceIndex = 0  # which face to follow when several: a whole number >= 0 (0 = the largest at the start, 1 = the next, ...); all = every face (edit only)
     turned: bool = True  # where HOG finds no face, look with dlib's CNN detector (slower; sees turned faces)
     turned_size: Count = 320  # longest side of the frame for a whole-frame CNN search
     max_gap: Annotated[int, at_least(0)] = 12  # gaps up to this many frames are interpolated, longer ones flagged

@@ -38,7 +38,7 @@ def edit(
     relative: bool = opt("relative", "--relative"),
     start: Optional[float] = opt("start", "--start"),
     end: Optional[float] = opt("end", "--end"),
-    face: Optional[int] = opt("track.face", "--face"),
+    face: Optional[str] = opt("track.face", "--face"),
     tracker: Optional[str] = opt("track.tracker", "--tracker"),
     device: Optional[str] = opt("device", "--device"),
     codec: Optional[str] = opt("codec", "--codec"),
@@ -73,6 +73,8 @@ def edit(
       stccl edit talk.mp4 -e "happy@0-6,sad:0.7@6-12" --compare
 
       stccl edit talk.mp4 -e surprised --regions upper --codec prores -o talk.mov
+
+      stccl edit interview.mp4 -e happy --face all
     """
     cfg: EditConfig = opt.resolve(EditConfig(), config, locals())
     files = _expand(inputs)
@@ -90,7 +92,7 @@ def edit(
     results = _run(editor, files, out, out_dir, cfg, preview, compare)
     if len(files) == 1 and results[0][1] is not None:
         raise StcclError(results[0][1])
-    _print_summary(results)
+    _print_summary(results, every_face=cfg.track.face == "all")
     if any(err for _, err, _ in results):
         raise typer.Exit(1)
 
@@ -171,18 +173,21 @@ def _status(s) -> str:
     return "ok" if not notes else f"[yellow]ok, {escape(', '.join(notes))}[/]"
 
 
-def _print_summary(results) -> None:
+def _print_summary(results, every_face: bool = False) -> None:
+    """The table of edits; with `--face all`, a column of how many faces each edit changed."""
     table = Table(title="stccl edit")
-    for col in ("input", "output", "frames", "face", "edited", "shown", "fps", "status"):
-        table.add_column(col, justify="right" if col in ("frames", "face", "edited", "fps") else "left")
+    cols = ("input", "output", "frames", "face", *(("faces",) if every_face else ()), "edited", "shown",
+            "fps", "status")
+    for col in cols:
+        table.add_column(col, justify="right" if col in ("frames", "face", "faces", "edited", "fps") else "left")
     for src, err, s in results:
         if err:
-            table.add_row(src.name, "-", "-", "-", "-", "-", "-", f"[red]failed[/]: {err}")
+            table.add_row(src.name, *["-"] * (len(cols) - 2), f"[red]failed[/]: {err}")
             continue
         face = f"{100 * s.face_frames / max(s.frames, 1):.0f}%"
-        status = _status(s)
-        table.add_row(src.name, Path(s.output).name, str(s.frames), face, str(s.edited_frames),
-                      s.shown_label, f"{s.fps:.1f}", status)
+        faces = (str(s.faces),) if every_face else ()
+        table.add_row(src.name, Path(s.output).name, str(s.frames), face, *faces, str(s.edited_frames),
+                      s.shown_label, f"{s.fps:.1f}", _status(s))
     console.print(table)
     for src, err, s in results:
         if not err and s.turned_frames:

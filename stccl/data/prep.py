@@ -85,6 +85,8 @@ def run_prep(input_path: str | Path, out: str | Path, cfg: PrepConfig,
     """Prepare every clip under `input_path` into `out`, then pair the takes."""
     emit = on_event or (lambda kind, data: None)
     t0 = time.perf_counter()
+    if cfg.track.face == "all":
+        raise InputError("--face all is for stccl edit: prep follows one face per clip (--face N)")
     items = scan(input_path, cfg.layout, tuple(cfg.views), tuple(cfg.levels))
     root = ensure_writable_dir(out)
     remove_leftovers(root)

@@ -52,11 +52,13 @@ def pose_factor(yaw: float, pitch: float) -> float:
 class EaseBuffer:
     """push(item, has_face) -> [(item, factor)], in order, `ramp` frames behind; then finish()."""
 
-    def __init__(self, ramp: int):
+    def __init__(self, ramp: int, entering: bool = False):
+        """`entering`: the face appears at the first frame pushed, so the factor ramps up from
+        there (a face that is there from the start of the video is edited from its first frame)."""
         self.ramp = max(int(ramp), 0)
         self._held: deque[tuple[int, Any, bool]] = deque()
         self._next = 0
-        self._last_missing = -math.inf
+        self._last_missing = -1 if entering else -math.inf
 
     def push(self, item: Any, has_face: bool) -> list[tuple[Any, float]]:
         self._held.append((self._next, item, has_face))

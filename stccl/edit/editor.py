@@ -74,11 +74,13 @@ class Editor:
 
     def edit(self, src: str | Path, emotion: str | None = None, out: str | Path | None = None, *,
              intensity: float | None = None, start: float | None = None, end: float | None = None,
-             face: int | None = None, regions: str | None = None, overwrite: bool | None = None,
+             face: int | str | None = None, regions: str | None = None, overwrite: bool | None = None,
              compare: bool = False, on_progress: Progress | None = None) -> EditSummary:
         """Edit one video; `out` defaults to <stem>.<emotion>.mp4 beside `src` (<stem>.plan.mp4
         for an emotion plan). `emotion` may be a plan ("happy@0-6,sad:0.7@6-12", or
-        "@plan.toml"); `regions` limits the edit to face parts ("upper", "brows,mouth", ...);
+        "@plan.toml"); `face` picks the face (0 = the largest at the start) or "all" (every
+        face, each tracked and eased on its own); `regions` limits the edit to face parts
+        ("upper", "brows,mouth", ...);
         `compare` also writes <output stem>.compare.mp4, input and output side by side."""
         cfg = _with(self.config, dict(emotion=emotion, intensity=intensity, start=start, end=end,
                                       regions=regions, overwrite=overwrite), dict(face=face))

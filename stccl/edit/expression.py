@@ -125,6 +125,11 @@ class ShownReader:
         return self.model.shown(weights)
 
     @property
+    def frames(self) -> int:
+        """Frames read so far."""
+        return self._n
+
+    @property
     def reading(self) -> dict[str, float]:
         """Mean weight per emotion over the frames read so far."""
         return self.model.reading((self._sum / max(self._n, 1))[None])

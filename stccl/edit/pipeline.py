@@ -19,12 +19,12 @@ from .. import __version__
 from ..config import EditConfig
 from ..errors import InputError, NoFaceError
 from ..plan import is_plan, parse_plan
-from ..face import FaceStream, transform_landmarks, warp_to_crop
+from ..face import transform_landmarks, warp_to_crop
 from ..face.pose import head_pose
 from ..video import VideoReader, VideoWriter, probe, yuv
-from .ease import EaseBuffer, pose_factor, window_factor
-from .expression import ShownReader
+from .ease import pose_factor, window_factor
 from .engine import Engine, to_numpy
+from .lanes import Face, Frame, Lane, Lanes
 from .paste import MASK_SIZE, face_mask, paste_change, paste_change_yuv
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class EditSummary:
     # 1 = as strong as the prototype); empty where the engine does not read it
     shown: dict = field(default_factory=dict)
     compare: str | None = None  # the before/after video written beside the output, if asked for
+    faces: int = 0  # faces edited (--face all: every face the video shows; else 0 or 1)
 
     @property
     def shown_label(self) -> str:
@@ -76,14 +77,6 @@ class EditSummary:
         return self.header_seconds - self.frames / self.frame_rate > max(0.25, 2 / self.frame_rate)
 
 
-@dataclass
-class _Item:
-    frame: np.ndarray
-    face: object
-    alpha: float = 0.0
-    emotion: str = ""
-
-
 def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine, backend,
                on_progress: Progress | None = None) -> EditSummary:
     """Re-express the face in `src` and write `out` (atomically). Returns what was done."""
@@ -101,23 +94,24 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
                          rotation=info.rotation, pix_fmt=carry, codec=cfg.codec, colour=info.colour,
                          tags=edit_tags(emotion, engine.name, cfg.regions))
     try:
-        run = _Run(cfg, engine, windows, writer, summary, info.fps)
+        run = _Run(cfg, engine, windows, writer, summary)
         run.planes = (info.width, info.height) if carry == "yuv420p" else None
-        stream = FaceStream.from_backend(backend, info.fps, cfg.track, cfg.align)
-        ease = EaseBuffer(round(cfg.ease * info.fps))
+        lanes = Lanes(backend, cfg, info.fps, getattr(engine, "expression", None))
+        run.ramp = lanes.ramp
         with VideoReader(src, chunk=8, info=info, pad_end=True, pix_fmt=carry) as reader:
             for chunk in reader:
                 for frame in chunk:
-                    track = None if run.planes is None else \
+                    track = frame if run.planes is None else \
                         yuv.planes(frame, *run.planes)[0].view(yuv.VideoLuma)
-                    run.take(ease, stream.push(frame, track))
+                    run.take(lanes.push(frame, track))
                 if on_progress:
                     on_progress(summary.frames + len(run.batch), info.expected_frames)
             summary.repeated_frames = reader.frames_repeated
             summary.dropped_frames = reader.frames_dropped
-            run.take(ease, stream.finish())
-            run.collect(ease.finish())
+            run.take(lanes.finish())
             run.flush()
+        summary.faces = sum(lane.edited > 0 for lane in lanes.lanes)
+        summary.shown = _shown(lanes.lanes)
         if summary.face_frames == 0:
             raise NoFaceError(f"{src.name}: no face found in any of its {summary.frames} frames")
         writer.close()
@@ -187,86 +181,96 @@ def _frames(start: float | None, end: float | None, fps: float) -> tuple[int | N
     return first, last
 
 
+def _shown(lanes: list[Lane]) -> dict[str, float]:
+    """The expression read on the edited frames of every face, as one mean weight per emotion."""
+    readers = [lane.shown for lane in lanes if lane.shown is not None and lane.shown.frames]
+    if not readers:
+        return {}
+    n = sum(r.frames for r in readers)
+    return {e: sum(r.reading[e] * r.frames for r in readers) / n for e in readers[0].reading}
+
+
 class _Run:
+    """Frames in order -> each face's edit window and intensity -> batched engine calls, one
+    face (lane) at a time -> paste-back onto the frame -> the writer."""
+
     def __init__(self, cfg: EditConfig, engine: Engine, windows: list[Window], writer: VideoWriter,
-                 summary: EditSummary, fps: float = 25.0):
+                 summary: EditSummary):
         self.cfg, self.engine, self.windows, self.writer = cfg, engine, windows, writer
         self.summary = summary
         self.size = engine.size or cfg.crop_size
-        self.batch: list[_Item] = []
+        self.batch: list[Frame] = []
         self.ramp = 0
         self.planes: tuple[int, int] | None = None  # (width, height) of yuv420p frames; None: RGB
-        model = getattr(engine, "expression", None)  # the engine reads the expression shown
-        self.shown = None if model is None else ShownReader(model, fps)
 
-    def take(self, ease: EaseBuffer, emitted) -> None:
-        self.ramp = ease.ramp
-        for frame, face in emitted:
-            self.collect(ease.push(_Item(frame, face), face.has_face))
-
-    def collect(self, eased) -> None:
-        for item, factor in eased:
-            index = item.face.index
-            for w in self.windows:  # they do not overlap: at most one has the frame
-                inside = window_factor(index, w.first, w.last, self.ramp)
-                if inside > 0:
-                    item.emotion, item.alpha = w.emotion, w.intensity * factor * inside
-                    break
-            self.batch.append(item)
+    def take(self, frames: list[Frame]) -> None:
+        for frame in frames:
+            for face in frame.faces:
+                for w in self.windows:  # they do not overlap: at most one has the frame
+                    inside = window_factor(frame.index, w.first, w.last, self.ramp)
+                    if inside > 0:
+                        face.emotion, face.alpha = w.emotion, w.intensity * face.ease * inside
+                        break
+            self.batch.append(frame)
             if len(self.batch) >= self.cfg.batch:
                 self.flush()
 
     def flush(self) -> None:
-        todo = [it for it in self.batch if it.alpha > 0 and it.face.M is not None]
+        todo = [f for frame in self.batch for f in frame.faces if f.alpha > 0 and f.face.has_face]
         if todo:
             self._fade_turned(todo)
-            todo = [it for it in todo if it.alpha > 0]
-        if todo:
-            self._edit(todo)
-        for it in self.batch:
+        edited = set()
+        for lane in {f.lane.number: f.lane for f in todo}.values():
+            mine = [f for f in todo if f.lane is lane and f.alpha > 0]
+            if mine:
+                self._edit(lane, mine)
+                lane.edited += len(mine)
+                edited.update(f.frame.index for f in mine)
+        for frame in self.batch:
+            found = any(f.face.has_face for f in frame.faces)
             self.summary.frames += 1
-            self.summary.face_frames += int(it.face.has_face)
-            self.summary.no_face_frames += int(not it.face.has_face)
-            self.writer.write(it.frame)
+            self.summary.face_frames += int(found)
+            self.summary.no_face_frames += int(not found)
+            self.summary.edited_frames += int(frame.index in edited)
+            self.writer.write(frame.pixels)
         self.batch = []
 
-    def _fade_turned(self, items: list[_Item]) -> None:
-        """Scale each item's intensity by its head pose's `pose_factor` (one call per batch)."""
-        poses = head_pose(np.stack([it.face.landmarks for it in items]))
-        for it, (yaw, pitch, _) in zip(items, poses):
+    def _fade_turned(self, faces: list[Face]) -> None:
+        """Scale each face's intensity by its head pose's `pose_factor` (one call per batch)."""
+        poses = head_pose(np.stack([f.face.landmarks for f in faces]))
+        for f, (yaw, pitch, _) in zip(faces, poses):
             view = pose_factor(yaw, pitch)
             self.summary.turned_frames += int(view < 1.0)
-            it.alpha *= view
+            f.alpha *= view
 
-    def _edit(self, items: list[_Item]) -> None:
+    def _edit(self, lane: Lane, faces: list[Face]) -> None:
+        """One lane's faces of this batch (in frame order): engine calls, then paste-back."""
         size = self.size
-        lmk = np.stack([transform_landmarks(it.face.landmarks, it.face.M) for it in items])
+        lmk = np.stack([transform_landmarks(f.face.landmarks, f.face.M) for f in faces])
         if getattr(self.engine, "uses_pixels", True):
-            crops = np.stack([warp_to_crop(it.frame, it.face.M, size) for it in items])
+            crops = np.stack([warp_to_crop(f.frame.pixels, f.face.M, size) for f in faces])
             x = crops.transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255.0)
         else:  # the engine reads only the crops' shape
-            x = np.empty((len(items), 3, size, size), np.float32)
-        alpha = np.array([it.alpha for it in items], np.float32)
+            x = np.empty((len(faces), 3, size, size), np.float32)
+        alpha = np.array([f.alpha for f in faces], np.float32)
         lmk32 = lmk.astype(np.float32)
-        shown = None
-        if self.shown is not None:  # read in frame order, whatever the emotions (it smooths)
-            shown = self.shown([it.face.index for it in items], lmk)
-            self.summary.shown = self.shown.reading
-        flow, delta = [None] * len(items), [None] * len(items)
-        for emotion in sorted({it.emotion for it in items}):  # one engine call per emotion of a plan
-            ks = [k for k, it in enumerate(items) if it.emotion == emotion]
+        # read in frame order, whatever the emotions (it smooths)
+        shown = None if lane.shown is None else lane.shown([f.frame.index for f in faces], lmk)
+        flow, delta = [None] * len(faces), [None] * len(faces)
+        for emotion in sorted({f.emotion for f in faces}):  # one engine call per emotion of a plan
+            ks = [k for k, f in enumerate(faces) if f.emotion == emotion]
             extra = {} if shown is None else {"shown": shown[ks]}
             out = self.engine(x[ks], lmk32[ks], emotion, alpha[ks], **extra)
-            f = to_numpy(out.flow).astype(np.float32, copy=False).transpose(0, 2, 3, 1)
+            fl = to_numpy(out.flow).astype(np.float32, copy=False).transpose(0, 2, 3, 1)
             d = None if out.delta is None else \
                 to_numpy(out.delta).astype(np.float32, copy=False).transpose(0, 2, 3, 1)
             for j, k in enumerate(ks):
-                flow[k] = f[j]
+                flow[k] = fl[j]
                 delta[k] = None if d is None else np.ascontiguousarray(d[j])
-        for k, it in enumerate(items):
+        for k, f in enumerate(faces):
             mask = face_mask(lmk[k], size, raster=MASK_SIZE)
+            frame = f.frame
             if self.planes is not None:  # only engines that give no colour change (carried_format)
-                it.frame = paste_change_yuv(it.frame, *self.planes, it.face.M, flow[k], mask, size)
+                frame.pixels = paste_change_yuv(frame.pixels, *self.planes, f.face.M, flow[k], mask, size)
             else:
-                it.frame = paste_change(it.frame, it.face.M, flow[k], delta[k], mask, size)
-            self.summary.edited_frames += 1
+                frame.pixels = paste_change(frame.pixels, f.face.M, flow[k], delta[k], mask, size)

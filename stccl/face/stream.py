@@ -79,6 +79,11 @@ class FaceStream:
         self._gap_is_long = False
         return out
 
+    @property
+    def lost(self) -> bool:
+        """The face has been gone for longer than a gap that can be filled."""
+        return self._gap_is_long
+
     def finish(self) -> Emitted:
         """Release the frames still held (a short gap at the end takes the last face). A `face`
         index past the faces found is a NoFaceError that says so."""

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..config import TrackConfig
 from ..errors import NoFaceError
-from .backends import Backend, check_image, doubtful
+from .backends import WEAK_HOG_SCORE, Backend, check_image, doubtful
 from .smooth import inter_ocular
 
 # detector-like box from landmark extents, calibrated against dlib's HOG boxes on real clips
@@ -152,6 +152,8 @@ class FaceTracker:
     def __init__(self, backend: Backend, cfg: TrackConfig | None = None) -> None:
         self.backend = backend
         self.cfg = cfg or TrackConfig()
+        if self.cfg.face == "all":  # the edit's lanes (stccl.edit.lanes) each follow one face
+            raise ValueError("a FaceTracker follows one face: give it a face index")
         self.stats = {"frames": 0, "detections": 0, "roi_detections": 0, "turned_detections": 0,
                       "refits": 0, "lost": 0}
         self.most_faces = 0  # most faces one frame showed while the face to follow was picked
@@ -230,6 +232,34 @@ class FaceTracker:
             return None
         self._since = 0
         return self._fit(frame, box)
+
+    def find(self, frame: np.ndarray) -> np.ndarray:
+        """The confident face boxes in `frame` (N, 5), largest first: the full-frame HOG
+        detection, and the CNN detector's at low resolution where HOG finds only doubtful
+        boxes. For finding faces to follow (`--face all`); what is followed does not change."""
+        boxes = self._detect_full(frame)
+        if self.cfg.turned and doubtful(boxes):
+            self.stats["turned_detections"] += 1
+            turned = self.backend.detect_turned(frame, max_side=self.cfg.turned_size)
+            boxes = turned if len(turned) else boxes
+        boxes = boxes[boxes[:, 4] >= WEAK_HOG_SCORE]
+        return boxes[np.argsort(-(boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))]
+
+    def seed(self, frame: np.ndarray, box: np.ndarray) -> None:
+        """Follow the face in `box` from this frame on (a face found by `find`)."""
+        check_image(frame)
+        self._since = 0
+        self._keep(frame, self._fit(frame, np.asarray(box[:4], np.float64)))
+
+    @property
+    def last_box(self) -> np.ndarray | None:
+        """The last known box of the followed face (kept through a loss), or None."""
+        return self._last_box
+
+    @property
+    def missed(self) -> int:
+        """Consecutive frames, up to now, without the followed face."""
+        return self._missed
 
     def check_picked(self) -> None:
         """NoFaceError when no face was followed because `cfg.face` is past the faces found."""
