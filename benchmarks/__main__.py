@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .common import Timer, shared_clip
+from .common import PRINT_PEAK_RSS, Timer, shared_clip
 from .guard import guarded
 
 SECTIONS = ("prep", "edit", "train")
@@ -112,11 +112,9 @@ def clip(rel: str, tmp: Path, quick: bool) -> Path:
 
 
 LOAD_SCRIPT = """
-import json, resource
 from stccl import Editor
 Editor(engine="warp")
-print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
-"""
+""" + PRINT_PEAK_RSS
 
 
 def load_rss_mb() -> float:

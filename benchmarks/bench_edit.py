@@ -19,7 +19,7 @@ import torch
 
 from stccl.video import VideoReader, VideoWriter, ffmpeg_exe, probe
 
-from .common import Timer, print_rows, row, shared_clip
+from .common import PRINT_PEAK_RSS, Timer, print_rows, row, shared_clip
 
 CLIPS = {"1080p": "mead/W015_level_1_neutral_030.mp4", "512²": "wild/d12.mp4"}
 PRESET, CRF = "fast", 18
@@ -107,11 +107,10 @@ def neural_ms_per_frame(weights: Path, batch: int = 8, reps: int = 5) -> float:
 
 
 PEAK_SCRIPT = """
-import json, resource, sys
+import sys
 from stccl import Editor
 Editor(engine="warp").edit(sys.argv[1], emotion="happy", out=sys.argv[2], overwrite=True)
-print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
-"""
+""" + PRINT_PEAK_RSS
 
 
 def peak_rss_mb(src: Path, dst: Path) -> float:

@@ -33,3 +33,16 @@ def print_rows(title: str, rows: list[dict]) -> None:
     print(f"|{'-' * 50}|{'-' * 12}|------|------|")
     for r in rows:
         print(f"| {r['name']:<48} | {r['value']:>10.3g} | {r['unit']} | {r['note']} |")
+
+
+# The end of a `python -c` script that prints its own peak RSS in KiB. Not ru_maxrss: Linux keeps
+# that across exec, so a child of a large process (the benchmark run, once it has loaded torch)
+# reports its parent's peak instead of its own. VmHWM belongs to the new address space.
+PRINT_PEAK_RSS = """
+import json, resource
+try:
+    _peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    _peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps(_peak))
+"""

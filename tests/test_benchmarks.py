@@ -75,3 +75,17 @@ def test_gpu_script_runs_at_tiny_sizes_without_a_gpu():
     assert units == ["frames/s", "img/s", "steps/s"]
     for row in out["rows"]:
         assert row["tiny"] is True and math.isfinite(row["value"]) and row["value"] > 0, row
+
+
+def test_peak_rss_is_the_child_own_not_its_parents():
+    """The memory rows run the edit in a child of the benchmark process. Linux keeps ru_maxrss
+    across exec, so a child of a process that had grown large reported the parent's peak."""
+    from benchmarks.common import PRINT_PEAK_RSS
+
+    grown = bytearray(600 * 2**20)
+    grown[::4096] = b"\1" * len(grown[::4096])  # resident, not just reserved
+    out = subprocess.run([sys.executable, "-c", "x = bytearray(50 * 2**20)\nx[::4096] = b'1' * len(x[::4096])\n"
+                          + PRINT_PEAK_RSS], capture_output=True, text=True, check=True).stdout
+    peak_mib = json.loads(out) / 1024
+    assert 50 <= peak_mib < 300, peak_mib
+    del grown
