@@ -1,4 +1,5 @@
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,29 @@ def _seeded():
     np.random.seed(0)
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """A folder that `build(folder)` fills once for the whole test run. Under pytest-xdist the
+    workers share it: the first to ask builds it under a file lock, the others wait for it and
+    reuse it (each worker building its own copy of a prepared dataset cost minutes). Whoever
+    uses it must not change it."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    from filelock import FileLock  # a dependency of torch
+
+    root = tmp_path_factory.getbasetemp().parent / "built-once"  # the run's folder, above each worker's
+    root.mkdir(exist_ok=True)
+    folder, done = root / name, root / f"{name}.done"
+    with FileLock(str(root / f"{name}.lock")):
+        if not done.is_file():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that failed in another worker
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
 def _prep_tree(tree: Path, out: Path) -> Path:
     """`stccl prep TREE -o OUT --tracker dlib --size 128`, asserted to succeed."""
     from typer.testing import CliRunner
@@ -64,8 +88,9 @@ def paired_prep(shared_data, tmp_path_factory) -> Path:
     another emotion (tests/pairdata.py): 4 cross-emotion pairs, 128 px crops, dlib tracker."""
     from pairdata import build_pair_tree
 
-    tmp = tmp_path_factory.mktemp("paired")
-    return _prep_tree(build_pair_tree(shared_data, tmp / "MEAD"), tmp / "prep")
+    tmp = built_once(tmp_path_factory, "paired",
+                     lambda tmp: _prep_tree(build_pair_tree(shared_data, tmp / "MEAD"), tmp / "prep"))
+    return tmp / "prep"
 
 
 @pytest.fixture(scope="session")
@@ -74,8 +99,9 @@ def mead_pairs_prep(shared_data, tmp_path_factory) -> Path:
     all 8 emotions) prepared as MEAD: 14 pairs, 128 px crops, dlib tracker."""
     from pairdata import build_mead_pairs_tree
 
-    tmp = tmp_path_factory.mktemp("mead_pairs")
-    return _prep_tree(build_mead_pairs_tree(shared_data, tmp / "MEAD"), tmp / "prep")
+    tmp = built_once(tmp_path_factory, "mead_pairs",
+                     lambda tmp: _prep_tree(build_mead_pairs_tree(shared_data, tmp / "MEAD"), tmp / "prep"))
+    return tmp / "prep"
 
 
 RETRIEVAL_STEPS = 40
@@ -115,14 +141,26 @@ def edit_clips(shared_data, tmp_path_factory) -> dict[str, Path]:
     from benchmarks.readback import cut
     from edit_clips import EDIT_CLIPS
 
-    tmp = tmp_path_factory.mktemp("edit_clips")
-    return {key: cut(shared_data / rel, seconds, tmp / f"{key}.mp4")
-            for key, (rel, seconds) in EDIT_CLIPS.items()}
+    def paths(tmp: Path) -> dict[str, Path]:
+        return {key: tmp / f"{key}.mp4" if seconds else shared_data / rel
+                for key, (rel, seconds) in EDIT_CLIPS.items()}
+
+    def build(tmp: Path) -> None:
+        for (rel, seconds), dst in zip(EDIT_CLIPS.values(), paths(tmp).values()):
+            assert cut(shared_data / rel, seconds, dst) == dst
+
+    return paths(built_once(tmp_path_factory, "edit_clips", build))
 
 
 @pytest.fixture(scope="session")
-def fresh_inputs(edit_clips, dlib_backend) -> dict:
+def fresh_inputs(edit_clips, dlib_backend, tmp_path_factory) -> dict:
     """Landmarks of each edit clip read afresh on every frame (stccl.face.fresh), once."""
+    import numpy as np
+
     from stccl.face.fresh import read_landmarks
 
-    return {key: read_landmarks(path, dlib_backend) for key, path in edit_clips.items()}
+    def build(tmp: Path) -> None:
+        np.savez(tmp / "landmarks.npz", **{key: read_landmarks(path, dlib_backend) for key, path in edit_clips.items()})
+
+    with np.load(built_once(tmp_path_factory, "fresh_inputs", build) / "landmarks.npz") as saved:
+        return {key: saved[key] for key in edit_clips}

@@ -116,7 +116,7 @@ def test_stccl_loss_trains_a_foreign_generator(tmp_path):
     loss_fn.train()
     assert not loss_fn.metric.training  # stays frozen in eval mode
     frames = loss_fn(y[:, 0], x[:, 0])  # frames: the spatial term only
-    assert frames.ndim == 0 and float(frames) > 0
+    assert frames.ndim == 0 and float(frames.detach()) > 0
     with pytest.raises(InputError, match="windows of 4 frames"):
         loss_fn(torch.rand(1, 3, 3, 64, 64), torch.rand(1, 3, 3, 64, 64))
     with pytest.raises(InputError, match="one shape"):

@@ -168,10 +168,12 @@ def test_generator_stage_sigkill_then_rerun_is_exact(chain, paired_prep, tmp_pat
 
 def test_torchrun_two_gloo_processes_train_the_generator(chain, paired_prep, tmp_path):
     run = tmp_path / "run"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[train]\nbatch = 1\n")  # one clip a step on each process: what is checked is the ranks' bookkeeping
     r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                         "-m", "stccl_cli", "train", "--data", str(paired_prep), "--stage", "generator",
                         "--preset", "tiny", "--metric", str(chain[0] / "metric.safetensors"), "-o", str(run),
-                        "--steps", "10"], capture_output=True, text=True, cwd=ROOT)
+                        "--steps", "10", "--config", str(cfg)], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.count("generator ->") == 1
     assert json.loads(read_metadata(run / "generator.safetensors")["steps"]) == 10

@@ -68,7 +68,9 @@ def test_export_rebuilds_the_model_without_flags(straight):
     assert list((straight / "metric" / "tb").glob("events.out.tfevents.*"))  # tensorboard is a test extra
 
 
-SHORT = "[train]\nlog_every = 2\ncheckpoint_every = 4\nval_every = 12\n"  # a 12-step run's rhythm
+# a 12-step run's rhythm, at one pair a step and two held-out pairs scored: what these tests
+# check (resume, kill, torchrun) does not depend on the batch, and a CPU run is then 2x shorter
+SHORT = "[train]\nlog_every = 2\ncheckpoint_every = 4\nval_every = 12\nbatch = 1\n[data]\nval_pairs = 2\n"
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +123,10 @@ def test_sigkill_then_rerun_neither_repeats_nor_loses_steps(paired_prep, short, 
 def test_ctrl_c_writes_a_checkpoint(paired_prep, tmp_path):
     run = tmp_path / "run"
     # steps far beyond what runs before the signal: the run cannot end first, however slow
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[train]\nbatch = 1\nval_every = 0\n")  # steps that are short, and no validation to wait on
     cmd = [sys.executable, "-m", "stccl_cli", "train", "--data", str(paired_prep), "--stage", "metric", "--preset", "tiny",
-           "-o", str(run), "--steps", "400"]
+           "-o", str(run), "--steps", "400", "--config", str(cfg)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     metrics = run / "metric" / "metrics.jsonl"
     while proc.poll() is None and not (metrics.is_file() and '"step": 5' in metrics.read_text()):
