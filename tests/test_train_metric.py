@@ -123,10 +123,8 @@ def test_sigkill_then_rerun_neither_repeats_nor_loses_steps(paired_prep, short, 
 def test_ctrl_c_writes_a_checkpoint(paired_prep, tmp_path):
     run = tmp_path / "run"
     # steps far beyond what runs before the signal: the run cannot end first, however slow
-    cfg = tmp_path / "c.toml"
-    cfg.write_text("[train]\nbatch = 1\nval_every = 0\n")  # steps that are short, and no validation to wait on
     cmd = [sys.executable, "-m", "stccl_cli", "train", "--data", str(paired_prep), "--stage", "metric", "--preset", "tiny",
-           "-o", str(run), "--steps", "400", "--config", str(cfg)]
+           "-o", str(run), "--steps", "400"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     metrics = run / "metric" / "metrics.jsonl"
     while proc.poll() is None and not (metrics.is_file() and '"step": 5' in metrics.read_text()):
