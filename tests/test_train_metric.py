@@ -125,7 +125,9 @@ def test_ctrl_c_writes_a_checkpoint(paired_prep, tmp_path):
     # steps far beyond what runs before the signal: the run cannot end first, however slow
     cmd = [sys.executable, "-m", "stccl_cli", "train", "--data", str(paired_prep), "--stage", "metric", "--preset", "tiny",
            "-o", str(run), "--steps", "400"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    # SIGINT at its default in the child: a test run started as a background job inherits it ignored
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     metrics = run / "metric" / "metrics.jsonl"
     while proc.poll() is None and not (metrics.is_file() and '"step": 5' in metrics.read_text()):
         time.sleep(0.2)
