@@ -38,6 +38,13 @@ class Frame:
     waiting: int = 0  # lanes that have not reported on this frame yet
     faces: list["Face"] = field(default_factory=list)
 
+    def release(self) -> None:
+        """Drop the pixels and the faces once the frame is written. A Frame and its Faces refer
+        to each other, a cycle that only Python's rare full collection would free: the pixels
+        of every frame would pile up until then (memory growing with the video's length)."""
+        self.pixels = None
+        self.faces.clear()
+
 
 @dataclass
 class Face:

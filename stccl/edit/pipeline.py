@@ -233,6 +233,7 @@ class _Run:
             self.summary.no_face_frames += int(not found)
             self.summary.edited_frames += int(frame.index in edited)
             self.writer.write(frame.pixels)
+            frame.release()
         self.batch = []
 
     def _fade_turned(self, faces: list[Face]) -> None:
