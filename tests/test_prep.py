@@ -1,5 +1,6 @@
 """`stccl prep` end to end on real clips arranged in MEAD's layout (symlinks in a temp folder)."""
 
+import dataclasses
 import json
 import subprocess
 
@@ -201,3 +202,30 @@ def test_train_without_pairs_says_how_pairs_arise(tmp_path):
     store.write_jsonl_atomic(tmp_path / "index.jsonl", [])
     r = runner.invoke(app, ["train", "--data", str(tmp_path), "--stage", "prototypes", "-o", str(tmp_path / "r")])
     assert r.exit_code == 1 and "no cross-emotion pairs" in r.stderr and "neutral" in r.stderr
+
+
+def test_crops_from_the_decoders_planes_are_the_rgb_crops(prepared, shared_data):
+    """prep reads 1080p MEAD as ffmpeg's yuv420p (dlib tracks the luma; only the crop is
+    converted): its stored crops are what the RGB frame gives through the stored M, within
+    JPEG's error; the FAN tracker and odd sizes read RGB."""
+    from stccl.data.prep import _Frames
+    from stccl.face import warp_to_crop
+    from stccl.video import VideoReader
+
+    src = shared_data / "mead" / "M003_level_1_happy_024.mp4"
+    info = probe(src)
+    assert _Frames(type("B", (), {"name": "dlib"})(), info, 256).pix_fmt == "yuv420p"
+    assert _Frames(type("B", (), {"name": "fan"})(), info, 256).pix_fmt == "rgb24"
+    odd = dataclasses.replace(info, width=1919)
+    assert _Frames(type("B", (), {"name": "dlib"})(), odd, 256).pix_fmt == "rgb24"
+    out, _ = prepared
+    clip = PreparedClip(out / "clips" / "M003_front_happy_1_024")
+    M = clip.track["M"]
+    with VideoReader(src, chunk=len(clip)) as reader:
+        frames = next(iter(reader))
+    diffs = []
+    for i in range(0, len(clip), 10):
+        if np.isfinite(M[i]).all():
+            want = warp_to_crop(frames[i], M[i], 256).astype(int)
+            diffs.append(np.abs(clip.crop(i).astype(int) - want).mean())
+    assert len(diffs) >= 5 and max(diffs) < 3.0, diffs

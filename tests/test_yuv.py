@@ -158,3 +158,80 @@ def test_video_range_luma_is_stretched_where_it_is_read(shared_data):
     # IOD from the RGB frame on average, the raw luma 0.004-0.007
     assert np.abs(a - b).mean() < 0.006 * iod
     assert np.abs(a - b).mean() <= np.abs(a - raw).mean()
+
+
+def _nearest_rgb(frame, w, h, matrix):
+    """ffmpeg's rgb24 conversion as stccl does it: each chroma sample over its 2 x 2 pixels."""
+    y, u, v = yuv.planes(frame, w, h)
+    up = [cv2.resize(c, (w, h), interpolation=cv2.INTER_NEAREST) for c in (u, v)]
+    return yuv.to_rgb(np.ascontiguousarray(y), *up, matrix).astype(int)
+
+
+@pytest.mark.parametrize("clip, matrix, wrong", [(CLIP, "bt601", "bt709"),  # says smpte170m
+                                                 ("wild/s18.mp4", "bt709", "bt601")])
+def test_rgb_of_the_planes_is_ffmpegs_own(shared_data, clip, matrix, wrong):
+    """The matrix the input's colour tags call for, as ffmpeg's rgb24 output uses it: within
+    about a grey level (ffmpeg truncates where stccl rounds); the other matrix is clearly off."""
+    src = shared_data / clip
+    info = probe(src)
+    assert yuv.rgb_matrix(info.colour) == matrix
+    planes_, rgb = _first(src, 1, "yuv420p")[0], _first(src, 1, "rgb24")[0].astype(int)
+    right = np.abs(_nearest_rgb(planes_, info.width, info.height, matrix) - rgb)
+    off = np.abs(_nearest_rgb(planes_, info.width, info.height, wrong) - rgb)
+    assert right.mean() < 1.6 and right.max() <= 4, (right.mean(), right.max())
+    assert off.mean() > right.mean() + 0.4, (off.mean(), right.mean())
+
+
+def test_only_colours_converted_as_ffmpeg_does_are_converted():
+    from stccl.video.probe import Colour
+
+    assert yuv.rgb_matrix(Colour()) == "bt601"  # untagged: ffmpeg's default too
+    assert yuv.rgb_matrix(Colour(range="tv", space="bt709")) == "bt709"
+    assert yuv.rgb_matrix(Colour(range="tv", space="bt470bg")) == "bt601"
+    for other in (Colour(range="pc"), Colour(space="bt2020nc"), Colour(depth=10)):
+        assert yuv.rgb_matrix(other) is None
+
+
+@pytest.mark.parametrize("clip, size", [("mead/W015_level_1_neutral_030.mp4", 128),  # pyramid
+                                        (CLIP, 256), ("wild/s18.mp4", 256)])
+def test_a_crop_of_the_planes_is_the_crop_of_the_rgb_frame(shared_data, clip, size):
+    """prep's yuv420p path: each plane warped on its own and only the crop converted gives the
+    crop that the RGB frame gives."""
+    from stccl.face import make_backend
+    from stccl.face.align import similarity_from_landmarks, warp_to_crop, warp_to_crop_yuv
+    from stccl.face.tracker import FaceTracker
+
+    src = shared_data / clip
+    info = probe(src)
+    planes_, rgb = _first(src, 1, "yuv420p")[0], _first(src, 1, "rgb24")[0]
+    M = similarity_from_landmarks(FaceTracker(make_backend("dlib"))(rgb), size)
+    want = warp_to_crop(rgb, M, size).astype(int)
+    got = warp_to_crop_yuv(planes_, info.width, info.height, M, size, yuv.rgb_matrix(info.colour))
+    assert got.shape == (size, size, 3) and got.dtype == np.uint8
+    diff = np.abs(got.astype(int) - want)
+    assert diff.mean() < 2.0 and np.percentile(diff, 99) <= 4, (diff.mean(), np.percentile(diff, 99))
+
+
+def test_chroma_sits_at_the_centre_of_its_two_by_two_pixels():
+    """A chroma ramp, cropped from the planes, equals the crop of the same picture upsampled
+    with each chroma sample at the centre of its 2 x 2 luma pixels (cv2.resize's convention);
+    the same with the chroma assumed at its top-left pixel is off."""
+    from stccl.face.align import warp_to_crop, warp_to_crop_yuv
+
+    w = h = 64
+    y = np.full((h, w), 126, np.uint8)
+    ramp = (64 + 4 * np.arange(w // 2)).astype(np.uint8)
+    u = np.tile(ramp, (h // 2, 1))
+    v = np.ascontiguousarray(u.T)
+    frame = np.concatenate([y.ravel(), u.ravel(), v.ravel()])
+    up = [cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) for c in (u, v)]
+    rgb = yuv.to_rgb(y, *up, "bt601")
+    M = _similarity(1.3, 0.2, -6.0, -10.0)
+    want = warp_to_crop(rgb, M, 40).astype(int)[8:-8, 8:-8]  # away from the replicated border
+    got = warp_to_crop_yuv(frame, w, h, M, 40, "bt601").astype(int)[8:-8, 8:-8]
+    assert np.abs(got - want).max() <= 2 and np.abs(got - want).mean() < 0.5
+    xs = np.arange(w, dtype=np.float32) / 2  # chroma sample i taken to sit on luma pixel 2i
+    mx, my = np.meshgrid(xs, xs)
+    top_left = [cv2.remap(c, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for c in (u, v)]
+    off = warp_to_crop(yuv.to_rgb(y, *top_left, "bt601"), M, 40).astype(int)[8:-8, 8:-8]
+    assert np.abs(off - got).mean() > 1.0, np.abs(off - got).mean()

@@ -27,8 +27,9 @@ from ..face import (
     transform_landmarks,
     warp_to_crop,
 )
+from ..face.align import warp_to_crop_yuv
 from ..fs import ensure_writable_dir, remove_stale_temps
-from ..video import VideoReader, probe
+from ..video import VideoReader, probe, yuv
 from . import store
 from .audio import load_audio, mfcc_per_frame
 from .layouts import ClipItem, scan
@@ -186,18 +187,18 @@ def prepare_clip(item: ClipItem, root: Path, cfg: PrepConfig, backend,
     try:
         acc = _TrackArrays()
         stream = FaceStream.from_backend(backend, info.fps, cfg.track, cfg.align)
-        blank = np.zeros((size, size, 3), np.uint8)
-        with VideoReader(item.path, chunk=8, info=info) as reader:
+        frames = _Frames(backend, info, size)
+        with VideoReader(item.path, chunk=8, info=info, pix_fmt=frames.pix_fmt) as reader:
             for chunk in reader:
                 for frame in chunk:
-                    for f, face in stream.push(frame):
+                    for f, face in stream.push(frame, frames.track(frame)):
                         acc.add(face)
-                        writer.add_crop(blank if face.M is None else warp_to_crop(f, face.M, size))
+                        writer.add_crop(frames.crop(f, face.M))
                 if emit:
                     emit("frames", {"n": len(chunk)})
             for f, face in stream.finish():
                 acc.add(face)
-                writer.add_crop(blank if face.M is None else warp_to_crop(f, face.M, size))
+                writer.add_crop(frames.crop(f, face.M))
             n = reader.frames_read
         track = acc.arrays()
         face_frames = int(np.count_nonzero(track["flags"] & (FACE_DETECTED | FACE_INTERPOLATED)))
@@ -217,6 +218,34 @@ def prepare_clip(item: ClipItem, root: Path, cfg: PrepConfig, backend,
     except BaseException:
         writer.abort()
         raise
+
+
+class _Frames:
+    """How prep reads frames: ffmpeg's own yuv420p where it can (the dlib tracker reads grey,
+    an even size, colours that stccl.video.yuv converts as ffmpeg would), tracking on the luma
+    plane and converting only each 256² crop to RGB; RGB frames otherwise. yuv420p spares the
+    decoder's whole-frame conversion and half the pipe's bytes; the crops are within about a
+    grey level of the RGB path's."""
+
+    def __init__(self, backend, info, size: int):
+        self.size, self.width, self.height = size, info.width, info.height
+        self.matrix = yuv.rgb_matrix(info.colour)
+        grey_tracker = getattr(backend, "name", None) == "dlib"
+        use = grey_tracker and self.matrix is not None and yuv.fits(info.width, info.height)
+        self.pix_fmt = "yuv420p" if use else "rgb24"
+        self._blank = np.zeros((size, size, 3), np.uint8)
+
+    def track(self, frame: np.ndarray) -> np.ndarray:
+        if self.pix_fmt == "rgb24":
+            return frame
+        return yuv.planes(frame, self.width, self.height)[0].view(yuv.VideoLuma)
+
+    def crop(self, frame: np.ndarray, M: np.ndarray | None) -> np.ndarray:
+        if M is None:
+            return self._blank
+        if self.pix_fmt == "rgb24":
+            return warp_to_crop(frame, M, self.size)
+        return warp_to_crop_yuv(frame, self.width, self.height, M, self.size, self.matrix)
 
 
 def _audio_features(path: Path, info, n: int, cfg: PrepConfig) -> dict | None:

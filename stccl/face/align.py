@@ -86,6 +86,22 @@ def warp_to_crop(frame: np.ndarray, M: np.ndarray, size: int = 256) -> np.ndarra
                           borderMode=cv2.BORDER_REPLICATE)
 
 
+def warp_to_crop_yuv(frame: np.ndarray, width: int, height: int, M: np.ndarray, size: int,
+                     matrix: str) -> np.ndarray:
+    """warp_to_crop for a flat yuv420p frame (stccl.video.yuv): RGB (size, size, 3), each plane
+    warped on its own and only the crop's pixels converted (`matrix`: yuv.rgb_matrix). Chroma
+    sample (i, j) covers luma pixels 2i..2i+1, 2j..2j+1; its centre is luma (2i + 0.5, 2j + 0.5)."""
+    from ..video import yuv
+
+    y, u, v = yuv.planes(frame, width, height)
+    M = np.asarray(M, np.float64)
+    half = M.copy()
+    half[:, :2] *= 2.0
+    half[:, 2] += 0.5 * M[:, :2].sum(1)
+    crops = [warp_to_crop(plane, m, size) for plane, m in ((y, M), (u, half), (v, half))]
+    return yuv.to_rgb(*crops, matrix)
+
+
 def _pyramid_roi(frame: np.ndarray, M: np.ndarray, size: int, scale: float):
     """The crop's footprint in `frame`, pyramid-reduced, and M adjusted to it."""
     corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64)
