@@ -144,6 +144,10 @@ def prep_rows(quick: bool, tmp: Path) -> list[dict]:
         rows.append(ratio_row("prep", f"prep (dlib), {label}", prep, "fps",
                               f"decode-only, {label}", dec,
                               f"{path.name}, {n} frames" + ("; goal ratio >= 0.5" if label == "1080p" else "")))
+        if label == "1080p":
+            rgb, _ = max(bp.prep_fps_rgb(path, dlib) for _ in range(repeats))
+            rows.append(ratio_row("prep", "prep (dlib), 1080p, frames read as RGB", rgb, "fps",
+                                  f"decode-only, {label}", dec, "before prep read yuv420p at 720p+"))
     path = clip(bp.CLIP_1080, tmp, quick)
     frames, fan_frames = (8, 2) if quick else (60, 30)  # bench_prep: 60 and 30
     dec_ms = 1000 / decode["1080p"]

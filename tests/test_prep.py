@@ -207,7 +207,7 @@ def test_train_without_pairs_says_how_pairs_arise(tmp_path):
 def test_crops_from_the_decoders_planes_are_the_rgb_crops(prepared, shared_data):
     """prep reads 1080p MEAD as ffmpeg's yuv420p (dlib tracks the luma; only the crop is
     converted): its stored crops are what the RGB frame gives through the stored M, within
-    JPEG's error; the FAN tracker and odd sizes read RGB."""
+    JPEG's error; the FAN tracker, odd sizes and frames under 720p read RGB."""
     from stccl.data.prep import _Frames
     from stccl.face import warp_to_crop
     from stccl.video import VideoReader
@@ -218,6 +218,8 @@ def test_crops_from_the_decoders_planes_are_the_rgb_crops(prepared, shared_data)
     assert _Frames(type("B", (), {"name": "fan"})(), info, 256).pix_fmt == "rgb24"
     odd = dataclasses.replace(info, width=1919)
     assert _Frames(type("B", (), {"name": "dlib"})(), odd, 256).pix_fmt == "rgb24"
+    small = dataclasses.replace(info, width=960, height=540)  # the saving would be small
+    assert _Frames(type("B", (), {"name": "dlib"})(), small, 256).pix_fmt == "rgb24"
     out, _ = prepared
     clip = PreparedClip(out / "clips" / "M003_front_happy_1_024")
     M = clip.track["M"]

@@ -220,18 +220,24 @@ def prepare_clip(item: ClipItem, root: Path, cfg: PrepConfig, backend,
         raise
 
 
+_YUV_FROM = 1280 * 720  # frames this large read as yuv420p: below, the saving is under 5 %
+
+
 class _Frames:
-    """How prep reads frames: ffmpeg's own yuv420p where it can (the dlib tracker reads grey,
-    an even size, colours that stccl.video.yuv converts as ffmpeg would), tracking on the luma
-    plane and converting only each 256² crop to RGB; RGB frames otherwise. yuv420p spares the
-    decoder's whole-frame conversion and half the pipe's bytes; the crops are within about a
-    grey level of the RGB path's."""
+    """How prep reads frames: ffmpeg's own yuv420p where it pays and can (frames of 720p and
+    more, the dlib tracker, which reads grey, an even size, colours that stccl.video.yuv
+    converts as ffmpeg would), tracking on the luma plane and converting only each crop to RGB;
+    RGB frames otherwise. yuv420p spares the decoder's whole-frame conversion and half the
+    pipe's bytes (1080p prep ≈ 1.3x faster); the crops are within about a grey level of the
+    RGB path's. Smaller frames keep RGB: there the conversion costs well under a millisecond,
+    and what the tracker reads would change by that grey level for nothing."""
 
     def __init__(self, backend, info, size: int):
         self.size, self.width, self.height = size, info.width, info.height
         self.matrix = yuv.rgb_matrix(info.colour)
         grey_tracker = getattr(backend, "name", None) == "dlib"
-        use = grey_tracker and self.matrix is not None and yuv.fits(info.width, info.height)
+        use = grey_tracker and self.matrix is not None and yuv.fits(info.width, info.height) \
+            and info.width * info.height >= _YUV_FROM
         self.pix_fmt = "yuv420p" if use else "rgb24"
         self._blank = np.zeros((size, size, 3), np.uint8)
 
