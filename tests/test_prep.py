@@ -231,3 +231,33 @@ def test_crops_from_the_decoders_planes_are_the_rgb_crops(prepared, shared_data)
             want = warp_to_crop(frames[i], M[i], 256).astype(int)
             diffs.append(np.abs(clip.crop(i).astype(int) - want).mean())
     assert len(diffs) >= 5 and max(diffs) < 3.0, diffs
+
+
+def test_a_phone_clip_stored_sideways_is_prepared_upright(shared_data, tmp_path):
+    """1080p frames stored turned with a rotation tag (as phones write them), read as yuv420p:
+    the crops and landmarks are those of the upright original."""
+    from stccl.config import PrepConfig
+    from stccl.data.layouts import scan
+    from stccl.data.prep import prepare_clip
+    from stccl.face import make_backend
+
+    src = shared_data / "mead" / "W015_level_1_neutral_030.mp4"
+    upright, sideways = tmp_path / "up" / "w015.mp4", tmp_path / "side.mp4"
+    phone = tmp_path / "phone" / "w015.mp4"
+    upright.parent.mkdir()
+    phone.parent.mkdir()
+    _ffmpeg("-i", str(src), "-t", "1", "-c:v", "libx264", "-crf", "12", "-preset", "fast", str(upright))
+    _ffmpeg("-i", str(upright), "-vf", "transpose=1", "-c:v", "libx264", "-crf", "12", "-preset",
+            "fast", str(sideways))
+    _ffmpeg("-display_rotation", "90", "-i", str(sideways), "-c", "copy", str(phone))
+    assert probe(phone).rotation and (probe(phone).width, probe(phone).height) == (1920, 1080)
+    backend, clips = make_backend("dlib"), []
+    for folder in (upright.parent, phone.parent):
+        rec = prepare_clip(scan(folder, "folder")[0], tmp_path / f"out_{folder.name}", PrepConfig(), backend)
+        clips.append(PreparedClip(tmp_path / f"out_{folder.name}" / "clips" / rec["id"]))
+    a, b = clips
+    assert len(a) == len(b) == 25
+    shift = np.linalg.norm(a.track["landmarks"] - b.track["landmarks"], axis=-1).mean()
+    assert shift < 3.0, shift  # pixels of a 1080p frame
+    diff = np.mean([np.abs(a.crop(i).astype(int) - b.crop(i).astype(int)).mean() for i in (0, 12, 24)])
+    assert diff < 4.0, diff
