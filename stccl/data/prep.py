@@ -28,6 +28,7 @@ from ..face import (
     warp_to_crop,
 )
 from ..face.align import warp_to_crop_yuv
+from ..face.backends import reads_grey
 from ..fs import ensure_writable_dir, remove_stale_temps
 from ..video import VideoReader, probe, yuv
 from . import store
@@ -235,8 +236,7 @@ class _Frames:
     def __init__(self, backend, info, size: int):
         self.size, self.width, self.height = size, info.width, info.height
         self.matrix = yuv.rgb_matrix(info.colour)
-        grey_tracker = getattr(backend, "name", None) == "dlib"
-        use = grey_tracker and self.matrix is not None and yuv.fits(info.width, info.height) \
+        use = reads_grey(backend) and self.matrix is not None and yuv.fits(info.width, info.height) \
             and info.width * info.height >= _YUV_FROM
         self.pix_fmt = "yuv420p" if use else "rgb24"
         self._blank = np.zeros((size, size, 3), np.uint8)
@@ -244,7 +244,7 @@ class _Frames:
     def track(self, frame: np.ndarray) -> np.ndarray:
         if self.pix_fmt == "rgb24":
             return frame
-        return yuv.planes(frame, self.width, self.height)[0].view(yuv.VideoLuma)
+        return yuv.luma(frame, self.width, self.height)
 
     def crop(self, frame: np.ndarray, M: np.ndarray | None) -> np.ndarray:
         if M is None:

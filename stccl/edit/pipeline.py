@@ -20,6 +20,7 @@ from ..config import EditConfig
 from ..errors import InputError, NoFaceError
 from ..plan import is_plan, parse_plan
 from ..face import transform_landmarks, warp_to_crop
+from ..face.backends import reads_grey
 from ..face.pose import head_pose
 from ..video import VideoReader, VideoWriter, probe, yuv
 from .ease import pose_factor, window_factor
@@ -101,8 +102,7 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
         with VideoReader(src, chunk=8, info=info, pad_end=True, pix_fmt=carry) as reader:
             for chunk in reader:
                 for frame in chunk:
-                    track = frame if run.planes is None else \
-                        yuv.planes(frame, *run.planes)[0].view(yuv.VideoLuma)
+                    track = frame if run.planes is None else yuv.luma(frame, *run.planes)
                     run.take(lanes.push(frame, track))
                 if on_progress:
                     on_progress(summary.frames + len(run.batch), info.expected_frames)
@@ -134,8 +134,7 @@ def carried_format(engine: Engine, backend, width: int, height: int) -> str:
     ffmpeg's own yuv420p where nothing needs RGB (an engine that reads only landmarks, the dlib
     tracker, which reads grey, an even frame size), which spares both pipes a colour
     conversion; rgb24 otherwise."""
-    grey_tracker = getattr(backend, "name", None) == "dlib"
-    if getattr(engine, "uses_pixels", True) or not grey_tracker or not yuv.fits(width, height):
+    if getattr(engine, "uses_pixels", True) or not reads_grey(backend) or not yuv.fits(width, height):
         return "rgb24"
     return "yuv420p"
 

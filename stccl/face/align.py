@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from ..config import AlignConfig
+from ..video import yuv
 from .smooth import OneEuro
 
 # Template in fractions of the crop side: eyes 0.25 apart at y=0.35, mouth-corner midpoint
@@ -91,8 +92,6 @@ def warp_to_crop_yuv(frame: np.ndarray, width: int, height: int, M: np.ndarray, 
     """warp_to_crop for a flat yuv420p frame (stccl.video.yuv): RGB (size, size, 3), each plane
     warped on its own and only the crop's pixels converted (`matrix`: yuv.rgb_matrix). Chroma
     sample (i, j) covers luma pixels 2i..2i+1, 2j..2j+1; its centre is luma (2i + 0.5, 2j + 0.5)."""
-    from ..video import yuv
-
     y, u, v = yuv.planes(frame, width, height)
     M = np.asarray(M, np.float64)
     half = M.copy()

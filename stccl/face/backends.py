@@ -79,6 +79,12 @@ def check_image(image: np.ndarray) -> np.ndarray:
     return image
 
 
+def reads_grey(backend) -> bool:
+    """Whether the backend reads only grey (dlib: HOG, the CNN and the predictor), so that it
+    can track on a luma plane."""
+    return getattr(backend, "name", None) == "dlib"
+
+
 def to_gray(image: np.ndarray) -> np.ndarray:
     """Grey uint8 (H, W) of an RGB or grey image; a video-range luma plane
     (stccl.video.yuv.VideoLuma) is stretched to full range."""

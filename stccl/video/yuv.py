@@ -37,6 +37,11 @@ class VideoLuma(np.ndarray):
     (stccl.face.backends.to_gray) stretch it to full range, and only the pixels they read."""
 
 
+def luma(frame: np.ndarray, width: int, height: int) -> VideoLuma:
+    """The luma plane of a flat yuv420p frame, as the grey image a tracker reads (a view)."""
+    return planes(frame, width, height)[0].view(VideoLuma)
+
+
 def grey(y: np.ndarray) -> np.ndarray:
     """The luma plane (video range, 16-235) stretched to the full 0-255 range of an RGB-to-grey
     conversion, which is what the face detectors and the landmark predictor were trained on."""
@@ -54,9 +59,19 @@ def rotate(frame: np.ndarray, width: int, height: int, k: int) -> np.ndarray:
     return np.concatenate([np.rot90(p, k).ravel() for p in planes(frame, width, height)])
 
 
-# (Kr, Kb) of the matrices ffmpeg's own yuv -> rgb24 conversion uses: BT.709 where the input
-# says so, BT.601 where it says smpte170m / bt470bg or says nothing
-_KRKB = {"bt709": (0.2126, 0.0722), "bt601": (0.299, 0.114)}
+def _yuv_to_rgb(kr: float, kb: float) -> np.ndarray:
+    """(3, 4) rows R, G, B over video-range (Y, U, V, 1)."""
+    kg = 1.0 - kr - kb
+    ys, cs = 255 / 219, 255 / 224
+    m = np.array([[ys, 0.0, 2 * (1 - kr) * cs],
+                  [ys, -2 * (1 - kb) * kb / kg * cs, -2 * (1 - kr) * kr / kg * cs],
+                  [ys, 2 * (1 - kb) * cs, 0.0]])
+    return np.hstack([m, (-m @ np.array([16.0, 128.0, 128.0]))[:, None]])
+
+
+# the matrices of ffmpeg's own yuv -> rgb24 conversion: BT.709 where the input says so, BT.601
+# where it says smpte170m / bt470bg or says nothing
+_TO_RGB = {"bt709": _yuv_to_rgb(0.2126, 0.0722), "bt601": _yuv_to_rgb(0.299, 0.114)}
 _SPACES = {None: "bt601", "smpte170m": "bt601", "bt470bg": "bt601", "bt709": "bt709"}
 
 
@@ -64,8 +79,6 @@ def rgb_matrix(colour) -> str | None:
     """The matrix ("bt601" or "bt709") that turns this input's video-range 8-bit yuv into the
     RGB that ffmpeg's rgb24 output gives, or None where this module does not do it the same
     way (full range, BT.2020, more than 8 bits: read RGB from ffmpeg instead)."""
-    if colour is None:
-        return "bt601"
     if colour.range not in (None, "tv") or colour.depth != 8:
         return None
     return _SPACES.get(colour.space)
@@ -76,12 +89,4 @@ def to_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray, matrix: str) -> np.ndarr
     Within about a grey level of ffmpeg's own conversion (it truncates where this rounds)."""
     import cv2
 
-    kr, kb = _KRKB[matrix]
-    kg = 1.0 - kr - kb
-    ys, cs = 255 / 219, 255 / 224
-    # rows R, G, B over (Y, U, V, 1)
-    m = np.array([[ys, 0.0, 2 * (1 - kr) * cs],
-                  [ys, -2 * (1 - kb) * kb / kg * cs, -2 * (1 - kr) * kr / kg * cs],
-                  [ys, 2 * (1 - kb) * cs, 0.0]])
-    offset = -m @ np.array([16.0, 128.0, 128.0])
-    return cv2.transform(np.dstack([y, u, v]), np.hstack([m, offset[:, None]]))
+    return cv2.transform(np.dstack([y, u, v]), _TO_RGB[matrix])
