@@ -1,6 +1,10 @@
 """The generic Trainer with a toy task (no data), the step-indexed batches and the pair windows."""
 
+import abc
 import json
+import os
+import signal
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -8,7 +12,8 @@ import torch
 
 from stccl.data.split import split_actors
 from stccl.data.windows import StepBatches, matched_frames, pair_windows
-from stccl.errors import DataError, TrainingError
+from stccl.errors import DataError, Terminated, TrainingError
+from stccl.interrupts import terminate_like_interrupt
 from stccl.train.config import TrainConfig
 from stccl.train.metric import augmenter
 from stccl.train.trainer import Runtime, Trainer, learning_rate
@@ -102,6 +107,72 @@ def test_nan_guard_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path)
     state = torch.load(tmp_path / "toy" / "checkpoint.pt", weights_only=True)
     assert state["step"] == 5
     assert all(torch.isfinite(v).all() for v in state["modules"]["toy"].values())
+
+
+@contextmanager
+def _signal_inside_numpy(signum):
+    """The next `isinstance(x, os.PathLike)` of a new type raises `signum`'s handler inside the
+    ABC hook, where numpy's fromfile ignores the failure (what Ctrl-C hit in CI)."""
+    class Fresh(abc.ABC):
+        pass
+
+    Fresh.register(Toy)  # a registration anywhere resets every ABC's negative cache
+    hook = os.PathLike.__dict__["__subclasshook__"]
+
+    def raise_signal(cls, sub):
+        os.PathLike.__subclasshook__ = hook
+        signal.raise_signal(signum)
+        return NotImplemented
+
+    os.PathLike.__subclasshook__ = classmethod(raise_signal)
+    try:
+        yield
+    finally:
+        os.PathLike.__subclasshook__ = hook
+
+
+class SignalInNumpy(Toy):
+    """Toy whose step 8 loads an .npy while `signum` arrives inside numpy."""
+
+    def __init__(self, path, signum):
+        super().__init__()
+        self.path, self.signum = path, signum
+
+    def step(self, batch, trainer):
+        if trainer.step + 1 == 8:
+            with _signal_inside_numpy(self.signum):
+                np.load(self.path)
+        return super().step(batch, trainer)
+
+
+@pytest.fixture
+def default_sigint():
+    """Python's own SIGINT handler, also when the test run was started with SIGINT ignored."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_that_numpy_turns_into_another_error_still_saves_the_checkpoint(tmp_path, signum,
+                                                                                default_sigint):
+    np.save(tmp_path / "x.npy", np.arange(4))
+    with pytest.raises(KeyboardInterrupt) as info:
+        _fit(tmp_path, 20, SignalInNumpy(tmp_path / "x.npy", signum))
+    if signum == signal.SIGTERM:
+        assert isinstance(info.value, Terminated) and info.value.signum == signal.SIGTERM
+    else:
+        assert type(info.value) is KeyboardInterrupt
+    assert torch.load(tmp_path / "toy" / "checkpoint.pt", weights_only=True)["step"] == 7
+
+
+def test_an_error_without_a_signal_stays_that_error(default_sigint):
+    with pytest.raises(TypeError, match="not a signal"), terminate_like_interrupt():
+        raise TypeError("not a signal")
+    with pytest.raises(KeyboardInterrupt), terminate_like_interrupt():
+        signal.raise_signal(signal.SIGINT)
+    with pytest.raises(ValueError), terminate_like_interrupt():  # the signal came in an earlier block
+        raise ValueError
 
 
 def test_resume_equals_an_uninterrupted_run(tmp_path):
