@@ -40,6 +40,7 @@ _MATCH_TRACKING = 0.5  # max normalised distance to the followed face while trac
 _MATCH_SHORT_LOSS = 1.0  # ... after a short loss; after a long one the nearest face wins
 _TURNED_EVERY = 5  # while searching, the CNN detector runs on at most one frame in this many
 _DRIFT = 0.06  # mean distance (inter-ocular units) of a refit that replaces the followed fit
+_MOVED = 0.04  # box move (of its side) past which the fit is redone from its own box
 
 
 def landmark_extent(lmk: np.ndarray) -> np.ndarray:
@@ -83,6 +84,13 @@ def nearest_box(boxes: np.ndarray, ref, limit: float | None) -> np.ndarray | Non
     d = [box_distance(b, ref) for b in boxes]
     i = int(np.argmin(d))
     return boxes[i, :4] if limit is None or d[i] <= limit else None
+
+
+def moved(a, b) -> float:
+    """How far box `b` lies from box `a`: the larger of the centre shift and the size change,
+    in sides of `a`."""
+    side = box_size(a)
+    return max(float(np.linalg.norm(box_center(b) - box_center(a))), abs(box_size(b) - side)) / side
 
 
 def mean_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -155,7 +163,7 @@ class FaceTracker:
         if self.cfg.face == "all":  # the edit's lanes (stccl.edit.lanes) each follow one face
             raise ValueError("a FaceTracker follows one face: give it a face index")
         self.stats = {"frames": 0, "detections": 0, "roi_detections": 0, "turned_detections": 0,
-                      "refits": 0, "lost": 0}
+                      "refits": 0, "moved_fits": 0, "lost": 0}
         self.most_faces = 0  # most faces one frame showed while the face to follow was picked
         self.followed = False  # whether a face was ever followed
         self.reset()
@@ -182,6 +190,11 @@ class FaceTracker:
     def _track(self, frame: np.ndarray) -> np.ndarray | None:
         box = box_from_landmarks(self._lmk)
         lmk = self.backend.landmarks(frame, box)
+        if moved(box, box_from_landmarks(lmk)) > _MOVED:
+            # the face moved fast: dlib's fit depends on its start box, and from one this far
+            # off it can settle on another mouth (d12: a wide open one read closed)
+            self.stats["moved_fits"] += 1
+            lmk = self.backend.landmarks(frame, box_from_landmarks(lmk))
         self._since += 1
         moved_patch = appearance_patch(frame, box_from_landmarks(lmk))
         suspect = jumped(self._lmk, lmk) or similarity(self._patch, moved_patch) < _MIN_SIMILARITY
