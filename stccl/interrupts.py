@@ -20,15 +20,13 @@ from .errors import Terminated
 _arrived: list[int] = []  # the signals caught here, in order (main thread only)
 
 
-def _handler(signum, frame):
-    _arrived.append(signum)
-    if signum == signal.SIGINT:
-        raise KeyboardInterrupt
-    raise Terminated(signum)
-
-
 def _interrupt(signum: int) -> KeyboardInterrupt:
     return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+
+
+def _handler(signum, frame):
+    _arrived.append(signum)
+    raise _interrupt(signum)
 
 
 @contextmanager

@@ -190,13 +190,15 @@ class FaceTracker:
     def _track(self, frame: np.ndarray) -> np.ndarray | None:
         box = box_from_landmarks(self._lmk)
         lmk = self.backend.landmarks(frame, box)
-        if moved(box, box_from_landmarks(lmk)) > _MOVED:
+        fitted = box_from_landmarks(lmk)
+        if moved(box, fitted) > _MOVED:
             # the face moved fast: dlib's fit depends on its start box, and from one this far
             # off it can settle on another mouth (d12: a wide open one read closed)
             self.stats["moved_fits"] += 1
-            lmk = self.backend.landmarks(frame, box_from_landmarks(lmk))
+            lmk = self.backend.landmarks(frame, fitted)
+            fitted = box_from_landmarks(lmk)
         self._since += 1
-        moved_patch = appearance_patch(frame, box_from_landmarks(lmk))
+        moved_patch = appearance_patch(frame, fitted)
         suspect = jumped(self._lmk, lmk) or similarity(self._patch, moved_patch) < _MIN_SIMILARITY
         if not (suspect or self._since >= self.cfg.detect_every):
             self._next_patch = moved_patch
