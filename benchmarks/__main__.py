@@ -7,9 +7,10 @@ same unit; ratio = value / baseline value. The unit tells which way is better: f
 and img/s a higher ratio is better; for ms/frame, ms/img and MiB a lower one is.
 
 The rows reuse the functions of bench_prep, bench_edit and bench_train (see each module for what
-is measured). `--quick` is a version that finishes in about a minute on a 2-core CPU: clips cut
-to their first frames, one repeat, the tiny training presets, fewer steps. Its figures are
-noisier and are for checking that everything runs, not for the docs.
+is measured). `--quick` is a version that finishes in about 1.5 minutes on a 2-core CPU: clips
+cut to their first frames, one repeat, the tiny training presets, fewer steps, the memory row's
+clip looped 8x rather than 20x, one FAN frame. Its figures are noisier and are for checking that
+everything runs, not for the docs.
 
 The shared clips in ../shared/data are needed (prep and edit sections).
 """
@@ -34,6 +35,7 @@ from .guard import guarded
 
 SECTIONS = ("prep", "edit", "train")
 QUICK_FRAMES = 16  # frames per clip in --quick
+QUICK_LOOPS = 8  # --quick's long loop for the memory row (20 otherwise)
 COLUMNS = ("section", "name", "ratio", "value", "baseline", "baseline_value", "unit", "note")
 
 
@@ -149,7 +151,7 @@ def prep_rows(quick: bool, tmp: Path) -> list[dict]:
             rows.append(ratio_row("prep", "prep (dlib), 1080p, frames read as RGB", rgb, "fps",
                                   f"decode-only, {label}", dec, "before prep read yuv420p at 720p+"))
     path = clip(bp.CLIP_1080, tmp, quick)
-    frames, fan_frames = (8, 2) if quick else (60, 30)  # bench_prep: 60 and 30
+    frames, fan_frames = (8, 1) if quick else (60, 30)  # bench_prep: 60 and 30
     dec_ms = 1000 / decode["1080p"]
     rows.append(ratio_row("prep", "tracker dlib, 1080p", bp.tracker_ms(dlib, path, frames), "ms/frame",
                           "decode-only, 1080p", dec_ms, f"{frames} frames"))
@@ -193,10 +195,11 @@ def edit_rows(quick: bool, tmp: Path) -> list[dict]:
                                   base_ms, f"{n / secs:.1f} fps" + ("; goal ratio <= 1.5" if name == "warp" else "")))
     rows += whole_process_rows(quick, tmp)
     src = clip(be.CLIPS["512²"], tmp, quick)
-    one, two, twenty = be.peak_rss_sweep(src, tmp)
+    loops = QUICK_LOOPS if quick else 20
+    one, two, many = be.peak_rss_sweep(src, tmp, loops)
     rows.append(ratio_row("edit", "peak RSS, warp edit", one, "MiB",
                           "peak RSS, imports + warp editor built, no edit", load_rss_mb(), src.name))
-    rows.append(ratio_row("edit", "peak RSS, warp edit of the clip looped 20x", twenty, "MiB",
+    rows.append(ratio_row("edit", f"peak RSS, warp edit of the clip looped {loops}x", many, "MiB",
                           "peak RSS, warp edit of the clip looped 2x", two,
                           "goal ratio <= 1.2 (both have loop seams: see bench_edit.peak_rss_sweep)"))
     batch = 2 if quick else 8

@@ -113,14 +113,15 @@ Editor(engine="warp").edit(sys.argv[1], emotion="happy", out=sys.argv[2], overwr
 """ + PRINT_PEAK_RSS
 
 
-def peak_rss_sweep(src: Path, tmp: Path) -> tuple[float, float, float]:
-    """Peak RSS (MiB) of a fresh-process warp edit of `src`, of `src` looped 2x and looped 20x.
-    Length is compared between the two loops: a loop's seam makes the face jump, which can
-    call the CNN detector (about 40 MiB while it runs) that one pass of the clip never needs;
+def peak_rss_sweep(src: Path, tmp: Path, long: int = 20) -> tuple[float, float, float]:
+    """Peak RSS (MiB) of a fresh-process warp edit of `src`, of `src` looped 2x and looped
+    `long` x. Length is compared between the two loops: a loop's seam makes the face jump, which
+    can call the CNN detector (about 40 MiB while it runs) that one pass of the clip never needs;
     both loops have seams, so their ratio shows what grows with length alone."""
     seconds = probe(src).duration
-    two, twenty = looped(src, tmp / "looped2.mp4", 2 * seconds), looped(src, tmp / "looped20.mp4", 20 * seconds)
-    return tuple(peak_rss_mb(p, tmp / f"m_{p.stem}.mp4") for p in (src, two, twenty))
+    two = looped(src, tmp / "looped2.mp4", 2 * seconds)
+    many = looped(src, tmp / f"looped{long}.mp4", long * seconds)
+    return tuple(peak_rss_mb(p, tmp / f"m_{p.stem}.mp4") for p in (src, two, many))
 
 
 def peak_rss_mb(src: Path, dst: Path) -> float:

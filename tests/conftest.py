@@ -104,6 +104,32 @@ def mead_pairs_prep(shared_data, tmp_path_factory) -> Path:
     return tmp / "prep"
 
 
+# `stccl train` with no stage on paired_prep: the metric trains its tiny preset as it is (so it is
+# also what tests/test_train_metric.py checks a metric run against); the classifier fewer steps
+CHAIN_TOML = "[classifier.train]\nsteps = 10\nval_every = 10\ncheckpoint_every = 10\n"
+
+
+@pytest.fixture(scope="session")
+def chain(paired_prep, tmp_path_factory) -> tuple[Path, Path, str]:
+    """`stccl train` with no stage: metric -> generator -> classifier, tiny preset, exported:
+    (the run folder, the export folder, what the command printed). Built once per test run
+    and shared by the workers: whoever uses it must not change it."""
+    from typer.testing import CliRunner
+
+    from stccl_cli.main import app
+
+    def build(base: Path) -> None:
+        (base / "chain.toml").write_text(CHAIN_TOML)
+        r = CliRunner().invoke(app, ["train", "--data", str(paired_prep), "--preset", "tiny", "-o",
+                                     str(base / "run"), "--export", str(base / "weights"),
+                                     "--config", str(base / "chain.toml")])
+        assert r.exit_code == 0, r.output
+        (base / "output.txt").write_text(r.output)
+
+    base = built_once(tmp_path_factory, "chain", build)
+    return base / "run", base / "weights", (base / "output.txt").read_text()
+
+
 RETRIEVAL_STEPS = 40
 
 

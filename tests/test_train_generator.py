@@ -30,23 +30,7 @@ def _same_weights(a, b):
     return wa.keys() == wb.keys() and all((wa[k] == wb[k]).all() for k in wa)
 
 
-CHAIN_TOML = ("[metric.train]\nsteps = 12\nval_every = 12\ncheckpoint_every = 12\n"
-              "[classifier.train]\nsteps = 10\nval_every = 10\ncheckpoint_every = 10\n")
-METRIC_STEPS = 12
-
-
-@pytest.fixture(scope="module")
-def chain(paired_prep, tmp_path_factory):
-    """`stccl train` with no stage: metric -> generator -> classifier, tiny preset, exported.
-    The metric and the classifier train for fewer steps than the preset's (their own tests
-    check what they learn); the generator trains its 40."""
-    base = tmp_path_factory.mktemp("chain")
-    run, weights = base / "run", base / "weights"
-    (base / "chain.toml").write_text(CHAIN_TOML)
-    r = runner.invoke(app, ["train", "--data", str(paired_prep), "--preset", "tiny", "-o", str(run),
-                            "--export", str(weights), "--config", str(base / "chain.toml")])
-    assert r.exit_code == 0, r.output
-    return run, weights, r.output
+METRIC_STEPS = 40  # the tiny preset's (conftest: chain)
 
 
 def test_chain_trains_every_stage_and_exports(chain):

@@ -34,12 +34,10 @@ def _same_weights(a, b):
 
 
 @pytest.fixture(scope="module")
-def straight(paired_prep, tmp_path_factory):
-    """The tiny preset trained for its 40 steps in one go."""
-    run = tmp_path_factory.mktemp("straight") / "run"
-    r = _train(paired_prep, run)
-    assert r.exit_code == 0, r.output
-    return run
+def straight(chain):
+    """The tiny preset trained for its 40 steps in one go: the metric stage of the chain run
+    (conftest), which trains the metric as `--stage metric --preset tiny` does."""
+    return chain[0]
 
 
 def test_metric_learns_on_real_pairs(straight):
@@ -70,7 +68,10 @@ def test_export_rebuilds_the_model_without_flags(straight):
 
 # a 12-step run's rhythm, at one pair a step and two held-out pairs scored: what these tests
 # check (resume, kill, torchrun) does not depend on the batch, and a CPU run is then 2x shorter
-SHORT = "[train]\nlog_every = 2\ncheckpoint_every = 4\nval_every = 12\nbatch = 1\n[data]\nval_pairs = 2\n"
+# the resume tests check the bookkeeping of steps and checkpoints: no validation (its retrieval
+# embeds whole clips, a third of a short run on a CPU); torchrun keeps one (SHORT_VALIDATED)
+SHORT = "[train]\nlog_every = 2\ncheckpoint_every = 4\nval_every = 0\nbatch = 1\n"
+SHORT_VALIDATED = "[train]\nlog_every = 2\ncheckpoint_every = 4\nval_every = 12\nbatch = 1\n[data]\nval_pairs = 2\n"
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +95,7 @@ def test_a_larger_steps_continues_the_run(paired_prep, tmp_path):
     r = _train(paired_prep, run, "--steps", "8", "--config", str(cfg))
     assert r.exit_code == 0 and "resumed from step 4" in r.output
     steps = [x["step"] for x in _records(run)]
-    assert steps == [0, 2, 4, 6, 8]
+    assert steps == [2, 4, 6, 8]
     assert load_metric(run / "metric.safetensors")[2]["steps"] == 8
     r = _train(paired_prep, run, "--steps", "8", "--config", str(cfg))
     assert r.exit_code == 0 and "already trained to step 8" in r.output
@@ -116,15 +117,17 @@ def test_sigkill_then_rerun_neither_repeats_nor_loses_steps(paired_prep, short, 
     assert r.returncode == 0, r.stderr
     assert "resumed from step 4" in r.stderr or "resumed from step 8" in r.stderr
     steps = [x["step"] for x in _records(run)]
-    assert steps == [0, 2, 4, 6, 8, 10, 12]
+    assert steps == [2, 4, 6, 8, 10, 12]
     assert _same_weights(run / "metric.safetensors", straight / "metric.safetensors")
 
 
 def test_ctrl_c_writes_a_checkpoint(paired_prep, tmp_path):
     run = tmp_path / "run"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[train]\nval_every = 0\n")
     # steps far beyond what runs before the signal: the run cannot end first, however slow
     cmd = [sys.executable, "-m", "stccl_cli", "train", "--data", str(paired_prep), "--stage", "metric", "--preset", "tiny",
-           "-o", str(run), "--steps", "400"]
+           "-o", str(run), "--steps", "400", "--config", str(cfg)]
     # SIGINT at its default in the child: a test run started as a background job inherits it ignored
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -145,7 +148,7 @@ def test_ctrl_c_writes_a_checkpoint(paired_prep, tmp_path):
 def test_torchrun_two_gloo_processes(paired_prep, tmp_path):
     run = tmp_path / "run"
     cfg = tmp_path / "c.toml"
-    cfg.write_text(SHORT)
+    cfg.write_text(SHORT_VALIDATED)
     r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                         "-m", "stccl_cli", "train", "--data", str(paired_prep), "--stage", "metric", "--preset", "tiny",
                         "-o", str(run), "--steps", "4", "--config", str(cfg)], capture_output=True, text=True, cwd=ROOT)
@@ -196,7 +199,11 @@ def test_bf16_autocast_trains_on_the_cpu(paired_prep, tmp_path):
 
 
 def test_another_config_in_the_same_run_is_refused(paired_prep, straight, tmp_path):
-    r = _train(paired_prep, straight, "--variant", "cm", "--steps", "50")
+    import shutil
+
+    run = tmp_path / "run"  # a copy: the chain run is shared with other tests
+    shutil.copytree(straight, run)
+    r = _train(paired_prep, run, "--variant", "cm", "--steps", "50")
     assert r.exit_code == 1 and "another model/data config" in r.stderr
 
 
