@@ -139,6 +139,8 @@ def main(quick: bool = False) -> list[dict]:
         engines = {"warp": Editor(engine="warp")}
         # the same without reading the expression shown (what absolute labels cost)
         engines["warp --relative"] = Editor(engine="warp", relative=True)
+        # the same without checking how sure the fits are (what stccl.face.spread costs)
+        engines["warp, fit_check_every = 0"] = Editor(engine="warp", fit_check_every=0)
         engines["neural (random init)"] = Editor(engine="neural", weights=str(random_generator(tmp)))
         for label, rel in CLIPS.items():
             src = shared_clip(rel)

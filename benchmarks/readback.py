@@ -2,10 +2,11 @@
 on every frame (stccl.eval.readback): faces found, lips kept, expression moved.
 
     python -m benchmarks.readback [--emotions happy,sad,angry,surprised] [--seconds 0] [--json F]
-                                  [--keep DIR]
+                                  [--keep DIR] [--clips 0Fi83,d12]
 
 `--seconds N` edits only each clip's first N seconds (0 = whole clips); `--keep DIR` keeps the
-inputs and outputs there (for a second reader: benchmarks/facemesh_readback.py). Prints one
+inputs and outputs there (for a second reader: benchmarks/facemesh_readback.py); `--clips` keeps
+the clips whose names contain one of the given parts. Prints one
 markdown table, the one in docs/edit.md. Needs ../shared/data.
 """
 
@@ -49,17 +50,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=0.0)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--keep", type=Path)
+    ap.add_argument("--clips", default="", help="comma-separated parts of clip names (default: all)")
     args = ap.parse_args(argv)
     emotions = args.emotions.split(",")
+    parts = [p for p in args.clips.split(",") if p]
+    clips = [rel for rel in CLIPS if not parts or any(p in rel for p in parts)]
     backend, editor, protos = make_backend("dlib"), Editor(engine="warp"), load_prototypes()
     model = load_expression_model()  # the edit is absolute: the move asked is target - shown
     rows = []
-    print("| clip | emotion | faces in/out | mouth std | mouth corr | mouth dev | lips kept | expr shift ratio | expr cos | turned frames |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| clip | emotion | faces in/out | mouth std | mouth corr | mouth dev | lips kept | expr shift ratio | expr cos | turned frames | unsure frames |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        for rel in CLIPS:
+        for rel in clips:
             src = cut(shared_clip(rel), args.seconds, folder / Path(rel).name)
             lmk = read_landmarks(src, backend)
             for emotion in ["same", *emotions]:
@@ -70,12 +74,13 @@ def main(argv: list[str] | None = None) -> int:
                 move = intended_move(lmk, protos[emotion], model) if emotion != "same" else None
                 fig = read_back(lmk, out, move, backend)
                 fig.update(clip=rel, emotion=emotion, kept=lips_kept(fig), turned=s.turned_frames,
-                           frames=s.frames, faces_in=faces_found(lmk))
+                           unsure=s.unsure_frames, frames=s.frames, faces_in=faces_found(lmk))
                 rows.append(fig)
                 print(f"| {Path(rel).stem} | {emotion} | {fig['faces_in']:.2f}/{fig['faces_out']:.2f} | "
                       f"{fig['mouth_std']:.3f} | {fig['mouth_corr']:.3f} | {fig['mouth_dev']:.3f} | "
                       f"{'yes' if fig['kept'] else 'NO'} | {fig['expr_shift_ratio']:.2f} | "
-                      f"{fig['expr_cos']:.2f} | {s.turned_frames}/{s.frames} |", flush=True)
+                      f"{fig['expr_cos']:.2f} | {s.turned_frames}/{s.frames} | "
+                      f"{s.unsure_frames}/{s.frames} |", flush=True)
     edits = [r for r in rows if r["emotion"] != "same"]
     kept = sum(r["kept"] for r in edits)
     print(f"\nlips kept on {kept}/{len(edits)} edits; clips from {SHARED}")

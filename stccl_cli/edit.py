@@ -193,3 +193,7 @@ def _print_summary(results, every_face: bool = False) -> None:
         if not err and s.turned_frames:
             console.print(f"[yellow]note[/]: {escape(src.name)}: the edit faded on {s.turned_frames} of "
                           f"{s.frames} frames, where the head is turned too far for it", highlight=False)
+        if not err and s.unsure_frames:
+            console.print(f"[yellow]note[/]: {escape(src.name)}: the edit eased out on {s.unsure_frames} of "
+                          f"{s.frames} frames, where the landmarks are unsure of the mouth (small, blurred "
+                          "or turned face)", highlight=False)

@@ -137,3 +137,36 @@ def test_real_clip_with_black_gaps(mead_frames):
         if f.landmarks is not None:
             eyes = transform_landmarks(f.landmarks[36:48], f.M)
             assert (eyes > 0).all() and (eyes < 128).all()
+
+
+def test_the_fit_spread_is_measured_every_few_frames_and_carried_between(monkeypatch):
+    """spread_every=4: measured on the 1st, 5th, 9th... fitted frame; the frames between and a
+    filled gap carry the last measure; after a face is lost the next fit is measured."""
+    import math
+
+    import stccl.face.stream as fs
+
+    measured = []
+
+    def fake_spread(backend, image, lmk):
+        i = int(image[0, 0, 0])
+        measured.append(i)
+        return float(i)
+
+    monkeypatch.setattr(fs, "fit_spread", fake_spread)
+    present = [True] * 6 + [False] * 2 + [True] * 3 + [False] * 6 + [True] * 3
+    tracker = ScriptedTracker(present)
+    tracker.backend = None
+    stream = FaceStream(tracker, 25.0, TrackConfig(max_gap=4, smooth=False), AlignConfig(size=128),
+                        spread_every=4)
+    out = []
+    for i in range(len(present)):
+        out += stream.push(tiny_frame(i))
+    out += stream.finish()
+    assert measured == [0, 4, 10, 17]  # fitted frames 1, 5 and 9 (after the filled gap); 17 after a loss
+    spread = [face.spread for _, face in out]
+    assert spread[:4] == [0.0] * 4 and spread[4:10] == [4.0] * 6  # 6 and 7: the filled gap
+    assert spread[10] == 10.0
+    assert all(math.isnan(s) for s in spread[11:17])  # no face
+    assert spread[17:] == [17.0] * 3
+    assert all(math.isnan(f.spread) for _, f in run(present)[0])  # spread_every=0: never

@@ -178,3 +178,24 @@ def test_a_fast_move_is_fitted_from_where_the_face_went(backend, shared_data):
     fresh = expression(np.stack([fresh_landmarks(f, backend) for f in frames[33:37]]))["mouth_opening"]
     assert np.abs(opening - fresh).max() < 0.03, (opening, fresh)
     assert 0 < tracker.stats["moved_fits"] < len(frames)
+
+
+def test_the_fit_spread_tells_a_fit_off_the_mouth_from_a_sure_one(backend, shared_data, mead_frames,
+                                                                  mead_track):
+    """stccl.face.spread: fits from nudged boxes agree on a sharp MEAD face (every 4th frame
+    under SURE) and on a sharp wild one, and scatter on 0Fi83's blurred near-profile frames,
+    where dlib puts the face on the cheek (every 4th of its first 28 frames over SURE)."""
+    from stccl.face.spread import SURE, UNSURE, fit_spread, trust
+
+    track, _ = mead_track
+    sure = [fit_spread(backend, f, lmk) for f, lmk in zip(mead_frames[::4], track[::4]) if lmk is not None]
+    assert max(sure) < SURE, sure
+    off = []
+    tracker = FaceTracker(backend, TrackConfig())
+    for k, frame in enumerate(read_frames(shared_data / "wild" / "0Fi83BHQsMA_00002.mp4", 28)):
+        lmk = tracker(frame)
+        if lmk is not None and k % 4 == 0:
+            off.append(fit_spread(backend, frame, lmk))
+    assert len(off) >= 4 and min(off) > SURE and max(off) > 2 * UNSURE, off
+    assert trust(0.0) == trust(SURE) == trust(float("nan")) == 1.0 and trust(UNSURE) == 0.0
+    assert 0 < trust((SURE + UNSURE) / 2) < 1

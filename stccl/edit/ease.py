@@ -1,8 +1,9 @@
 """Per-frame intensity factors that ease in and out, so that nothing pops.
 
 The factor ramps down to 0 before a face gap and back up after it, ramps at the edges of
-the --start/--end window, and fades out where the head turns too far from frontal for a
-frontal expression (`pose_factor`). Knowing that a gap is coming needs `ramp` frames of
+the --start/--end window, fades out where the head turns too far from frontal for a
+frontal expression (`pose_factor`), and eases out around frames whose landmark fit is unsure
+of the mouth (`EaseBuffer`'s trust). Knowing that a gap is coming needs `ramp` frames of
 look-ahead, so `EaseBuffer` holds that many frames (memory stays constant).
 """
 
@@ -50,18 +51,26 @@ def pose_factor(yaw: float, pitch: float) -> float:
 
 
 class EaseBuffer:
-    """push(item, has_face) -> [(item, factor)], in order, `ramp` frames behind; then finish()."""
+    """push(item, has_face, trust) -> [(item, factor)], in order, `ramp` frames behind; then
+    finish().
+
+    `trust` is 1 where the face is fitted surely, and lower where the fit is unsure of the mouth
+    (stccl.face.spread.trust). A frame's factor is the smallest, over the frames within `ramp`
+    of it, of what each allows, lifted by the ramp over their distance: a frame without a face
+    allows 0, a face its trust. So the edit ramps down before a gap and up after it, and eases
+    out around an unsure fit in the same way, without a jump."""
 
     def __init__(self, ramp: int, entering: bool = False):
         """`entering`: the face appears at the first frame pushed, so the factor ramps up from
         there (a face that is there from the start of the video is edited from its first frame)."""
         self.ramp = max(int(ramp), 0)
-        self._held: deque[tuple[int, Any, bool]] = deque()
+        self._held: deque[tuple[int, Any, bool, float]] = deque()
+        self._past: deque[tuple[int, bool, float]] = deque([(-1, False, 0.0)] if entering else [])
         self._next = 0
-        self._last_missing = -1 if entering else -math.inf
+        self.unsure = 0  # frames with a face whose factor an unsure fit lowered
 
-    def push(self, item: Any, has_face: bool) -> list[tuple[Any, float]]:
-        self._held.append((self._next, item, has_face))
+    def push(self, item: Any, has_face: bool, trust: float = 1.0) -> list[tuple[Any, float]]:
+        self._held.append((self._next, item, bool(has_face), float(trust) if has_face else 0.0))
         self._next += 1
         out = []
         while self._held and self._held[0][0] <= self._next - 1 - self.ramp:
@@ -72,10 +81,19 @@ class EaseBuffer:
         return [self._emit() for _ in range(len(self._held))]
 
     def _emit(self) -> tuple[Any, float]:
-        index, item, has_face = self._held.popleft()
+        index, item, has_face, trust = self._held.popleft()
+        while self._past and self._past[0][0] < index - self.ramp:
+            self._past.popleft()
+        near = list(self._past) + [(i, f, t) for i, _, f, t in self._held]
+        self._past.append((index, has_face, trust))
         if not has_face:
-            self._last_missing = index
             return item, 0.0
-        next_missing = next((i for i, _, f in self._held if not f), math.inf)
-        d = min(index - self._last_missing, next_missing - index)
-        return item, ramp_factor(d, self.ramp)
+        gaps, unsure = 1.0, trust
+        for i, face, t in near:
+            lifted = max(t, ramp_factor(abs(index - i), self.ramp))
+            if face:
+                unsure = min(unsure, lifted)
+            else:
+                gaps = min(gaps, lifted)
+        self.unsure += int(unsure < 1.0)
+        return item, min(gaps, unsure)

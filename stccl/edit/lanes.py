@@ -21,6 +21,7 @@ import numpy as np
 
 from ..config import EditConfig
 from ..face import FaceFrame, FaceStream
+from ..face.spread import trust
 from ..face.tracker import FaceTracker, box_distance, iou
 from .ease import EaseBuffer
 from .expression import ShownReader
@@ -77,7 +78,8 @@ class Lane:
     def _eased(self, emitted) -> list[Face]:
         out = []
         for frame, face in emitted:
-            out += [Face(self, f, fc, k) for (f, fc), k in self.ease.push((frame, face), face.has_face)]
+            sure = trust(face.spread)
+            out += [Face(self, f, fc, k) for (f, fc), k in self.ease.push((frame, face), face.has_face, sure)]
         return out
 
 
@@ -89,6 +91,8 @@ class Lanes:
         self.every = cfg.track.face == "all"
         self.track_cfg = replace(cfg.track, face=0) if self.every else cfg.track
         self.ramp = round(cfg.ease * fps)
+        # the fit's spread is measured where it is cheap (dlib: 6 fits of ~2 ms every few frames)
+        self.spread_every = cfg.fit_check_every if getattr(backend, "name", "") == "dlib" else 0
         self.open: list[Lane] = []
         self.closed: list[Lane] = []
         self._frames: deque[Frame] = deque()
@@ -122,7 +126,8 @@ class Lanes:
         return self._ready()
 
     def _lane(self, entering: bool) -> Lane:
-        stream = FaceStream.from_backend(self.backend, self.fps, self.track_cfg, self.cfg.align)
+        stream = FaceStream.from_backend(self.backend, self.fps, self.track_cfg, self.cfg.align,
+                                         spread_every=self.spread_every)
         ease = EaseBuffer(self.ramp, entering=entering)
         shown = None if self.expression is None else ShownReader(self.expression, self.fps)
         return Lane(len(self.open) + len(self.closed), stream, ease, shown)

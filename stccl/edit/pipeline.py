@@ -45,6 +45,7 @@ class EditSummary:
     edited_frames: int = 0
     no_face_frames: int = 0
     turned_frames: int = 0  # frames whose edit was faded because the head is turned or tilted
+    unsure_frames: int = 0  # frames whose edit was eased because the landmarks are unsure of the mouth
     expected_frames: int = 0
     # frames the constant-rate read repeated (damaged or variable-rate input) or dropped
     repeated_frames: int = 0
@@ -111,6 +112,7 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
             run.take(lanes.finish())
             run.flush()
         summary.faces = sum(lane.edited > 0 for lane in lanes.lanes)
+        summary.unsure_frames = sum(lane.ease.unsure for lane in lanes.lanes)
         summary.shown = _shown(lanes.lanes)
         if summary.face_frames == 0:
             raise NoFaceError(f"{src.name}: no face found in any of its {summary.frames} frames")

@@ -8,6 +8,7 @@ therefore bounded by max_gap + 1 frames.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ import numpy as np
 from ..config import AlignConfig, TrackConfig
 from .align import SimilaritySmoother, invert, similarity_from_landmarks
 from .smooth import FACE_DETECTED, FACE_INTERPOLATED, FACE_MISSING, LandmarkSmoother
+from .spread import fit_spread
 from .tracker import FaceTracker
 
 
@@ -26,6 +28,7 @@ class FaceFrame:
     landmarks: np.ndarray | None  # (68, 2) smoothed image coords; None when missing
     M: np.ndarray | None  # (2, 3) image->crop, smoothed
     Minv: np.ndarray | None  # (2, 3) crop->image
+    spread: float = math.nan  # how unsure the fit is of the mouth (stccl.face.spread), as last measured; NaN: not measured
 
     @property
     def has_face(self) -> bool:
@@ -45,8 +48,15 @@ class FaceStream:
         fps: float,
         track_cfg: TrackConfig | None = None,
         align_cfg: AlignConfig | None = None,
+        spread_every: int = 0,
     ) -> None:
+        """`spread_every`: measure the fit's spread (stccl.face.spread) on every N-th frame
+        with a fitted face (0: never); the frames between, filled gaps included, carry the last
+        measure."""
         self.tracker = tracker
+        self.spread_every = spread_every
+        self._fitted = 0  # frames fitted since the face was found
+        self._spread = math.nan
         self.track_cfg = track_cfg or TrackConfig()
         self.align_cfg = align_cfg or AlignConfig()
         self._lmk_smoother = LandmarkSmoother.from_config(fps, self.track_cfg)
@@ -59,10 +69,10 @@ class FaceStream:
 
     @classmethod
     def from_backend(cls, backend, fps: float, track_cfg: TrackConfig | None = None,
-                     align_cfg: AlignConfig | None = None) -> "FaceStream":
+                     align_cfg: AlignConfig | None = None, spread_every: int = 0) -> "FaceStream":
         """A stream that tracks with `backend` (stccl.face.backends) under `track_cfg`."""
         track_cfg = track_cfg or TrackConfig()
-        return cls(FaceTracker(backend, track_cfg), fps, track_cfg, align_cfg)
+        return cls(FaceTracker(backend, track_cfg), fps, track_cfg, align_cfg, spread_every)
 
     def push(self, frame, track: np.ndarray | None = None) -> Emitted:
         """Track the face in `track` (default: `frame` itself, RGB or grey) and queue `frame`,
@@ -70,11 +80,12 @@ class FaceStream:
         tracks on their luma)."""
         index = self._next_index
         self._next_index += 1
-        raw = self.tracker(frame if track is None else track)
+        image = frame if track is None else track
+        raw = self.tracker(image)
         if raw is None:
             return self._no_face(index, frame)
         out = self._release_gap(raw)
-        out.append(self._emit(index, frame, raw, FACE_DETECTED))
+        out.append(self._emit(index, frame, raw, FACE_DETECTED, self._measure(image, raw)))
         self._last = raw
         self._gap_is_long = False
         return out
@@ -112,7 +123,7 @@ class FaceStream:
         out = []
         for k, (index, frame) in enumerate(self._held, start=1):
             lmk = start + (face - start) * (k / n)
-            out.append(self._emit(index, frame, lmk, FACE_INTERPOLATED))
+            out.append(self._emit(index, frame, lmk, FACE_INTERPOLATED, self._spread))
         self._held.clear()
         return out
 
@@ -124,10 +135,17 @@ class FaceStream:
     def _missing(self, index: int, frame: np.ndarray) -> tuple[np.ndarray, FaceFrame]:
         self._lmk_smoother.reset()
         self._sim_smoother.reset()
+        self._fitted, self._spread = 0, math.nan
         return frame, FaceFrame(index, FACE_MISSING, None, None, None)
 
+    def _measure(self, image: np.ndarray, raw: np.ndarray) -> float:
+        if self.spread_every and self._fitted % self.spread_every == 0:
+            self._spread = fit_spread(self.tracker.backend, image, raw)
+        self._fitted += 1
+        return self._spread
+
     def _emit(
-        self, index: int, frame: np.ndarray, lmk: np.ndarray, flag: int
+        self, index: int, frame: np.ndarray, lmk: np.ndarray, flag: int, spread: float = math.nan
     ) -> tuple[np.ndarray, FaceFrame]:
         lmk = np.asarray(lmk, np.float32)
         if self.track_cfg.smooth:
@@ -135,7 +153,7 @@ class FaceStream:
         M = similarity_from_landmarks(lmk, self.align_cfg.size)
         if self.track_cfg.smooth:
             M = self._sim_smoother(M)
-        return frame, FaceFrame(index, flag, lmk, M, invert(M))
+        return frame, FaceFrame(index, flag, lmk, M, invert(M), spread)
 
 
 def track_video(path, backend=None, track_cfg: TrackConfig | None = None,
