@@ -97,7 +97,7 @@ class EditConfig:
     device: Device = "auto"  # device of the engine
     batch: Count = 8  # frames per engine call
     ease: Annotated[float, at_least(0)] = 0.32  # seconds over which the intensity ramps at face gaps and start/end
-    fit_check_every: Annotated[int, at_least(0)] = 4  # dlib tracker: every N-th frame, check how sure the landmark fit is of the mouth; the edit eases out where it is not (0 = never)
+    fit_check_every: Annotated[int, at_least(0)] = 8  # dlib tracker: every N-th frame, check how sure the landmark fit is of the mouth; the edit eases out where it is not (0 = never)
     crop_size: Annotated[int, at_least(16)] = 256  # aligned crop side the warp engine works at
     codec: Literal["auto", "h264", "h265", "prores", "ffv1"] = "auto"  # video codec: auto = by the output's extension (H.264; VP9 in .webm); prores in .mov/.mkv, ffv1 (lossless) in .mkv
     crf: Annotated[int, at_least(0)] = 18  # quality on x264's scale (lower = better, larger files); h265 and VP9 get the matching value; prores and ffv1 ignore it

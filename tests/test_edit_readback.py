@@ -35,7 +35,7 @@ def test_faces_found_on_every_frame_of_every_shared_clip(rel, shared_data, dlib_
 # re-encode).
 _0FI83 = ("0Fi83: dlib's fresh read of this 224², turned, blurred face cannot read even an "
           "unchanged re-encode within the bar (corr 0.61); the landmarks are unsure of its mouth "
-          "on most frames, so the edit eases out there (5 of 40 frames edited) and the expression barely moves "
+          "on most frames, so the edit eases out there (1 of 40 frames edited) and the expression barely moves "
           "(FaceMesh reads the lips kept: corr 0.94, as the re-encode)")
 # where the tracked fit is unsure of the mouth (stccl.face.spread), so that the edit eases out
 UNSURE_CLIPS = {"0Fi83"}
