@@ -91,7 +91,7 @@ class Lanes:
         self.every = cfg.track.face == "all"
         self.track_cfg = replace(cfg.track, face=0) if self.every else cfg.track
         self.ramp = round(cfg.ease * fps)
-        # the fit's spread is measured where it is cheap (dlib: 6 fits of ~2 ms every few frames)
+        # the fit's spread is measured where it is cheap (dlib: 6 fits of ~3 ms every 8th frame)
         self.spread_every = cfg.fit_check_every if getattr(backend, "name", "") == "dlib" else 0
         self.open: list[Lane] = []
         self.closed: list[Lane] = []
