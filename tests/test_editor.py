@@ -32,3 +32,15 @@ def test_labels_are_absolute_unless_relative_is_asked():
     assert Editor(engine="warp").engine.expression is not None  # reads what the face shows
     assert Editor(engine="warp", relative=True).engine.expression is None
     assert Editor(engine="warp", config=EditConfig(relative=True)).engine.expression is None
+
+
+def test_the_shown_label_names_the_mix_the_edit_removes():
+    from stccl.edit.pipeline import EditSummary
+
+    def label(**shown):
+        return EditSummary("a.mp4", "b.mp4", "warp", "neutral", 1.0, shown=shown).shown_label
+
+    assert label(happy=0.8, sad=0.1) == "happy 0.8"
+    assert label(happy=0.37, sad=0.6, fear=0.3) == "sad 0.6 + happy 0.4"  # the two strongest
+    assert label(happy=0.1, sad=0.2) == "neutral"
+    assert EditSummary("a.mp4", "b.mp4", "neural", "happy", 1.0).shown_label == "-"

@@ -61,11 +61,12 @@ class EditSummary:
 
     @property
     def shown_label(self) -> str:
-        """The strongest expression read on the input, e.g. 'happy 0.8', or 'neutral'."""
+        """The expression read on the input: its (at most two) strongest parts of at least 0.25,
+        e.g. 'happy 0.8' or 'sad 0.6 + happy 0.4' (the edit removes the whole mix), or 'neutral'."""
         if not self.shown:
             return "-"
-        emotion, weight = max(self.shown.items(), key=lambda kv: kv[1])
-        return f"{emotion} {weight:.1f}" if weight >= 0.25 else "neutral"
+        parts = sorted(((w, e) for e, w in self.shown.items() if w >= 0.25), reverse=True)[:2]
+        return " + ".join(f"{e} {w:.1f}" for w, e in parts) or "neutral"
 
     @property
     def fps(self) -> float:
