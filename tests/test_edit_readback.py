@@ -31,11 +31,11 @@ def test_faces_found_on_every_frame_of_every_shared_clip(rel, shared_data, dlib_
 # Where this offline reader cannot see what the edit did, or the bar is missed, measured with
 # `python -m benchmarks.readback --seconds 1.6` (docs/edit.md). strict: each must start failing
 # when fixed. FaceMesh (benchmarks/facemesh_readback.py) reads 0Fi83's lips as kept, as its
-# unchanged re-encode (corr 0.94).
+# unchanged re-encode (corr 0.92-0.94).
 _0FI83 = ("0Fi83: dlib's fresh read of this 224², turned, blurred face cannot read even an "
-          "unchanged re-encode within the bar (corr 0.61); the landmarks are unsure of its mouth "
+          "unchanged re-encode within the bar (corr 0.61-0.76); the landmarks are unsure of its mouth "
           "on most frames, so the edit eases out there (1 of 40 frames edited) and the expression barely moves "
-          "(FaceMesh reads the lips kept: corr 0.94, as the re-encode)")
+          "(FaceMesh reads the lips kept: corr 0.92-0.94, as the re-encode)")
 # where the tracked fit is unsure of the mouth (stccl.face.spread), so that the edit eases out
 UNSURE_CLIPS = {"0Fi83"}
 KNOWN_MISS = {
