@@ -41,10 +41,9 @@ def take(actor: str, emotion: str) -> Path:
     return PAIRS / f"{actor}_level_{1 if emotion == 'neutral' else 3}_{emotion}_001.mp4"
 
 
-def mean_shape(lmk: np.ndarray, model=None) -> np.ndarray:
+def mean_shape(lmk: np.ndarray, model) -> np.ndarray:
     """(N,68,2) landmarks -> (K,2) mean of POINTS over the frames with a face, normalised (eye
-    centres at (+-0.5, 0)) and seen from the front."""
-    model = model or load_expression_model()
+    centres at (+-0.5, 0)) and seen from the front by `model` (an ExpressionModel)."""
     lmk = lmk[np.isfinite(lmk).all((1, 2))]
     return model.canonical(lmk)[:, POINTS].mean(0)
 

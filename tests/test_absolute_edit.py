@@ -99,22 +99,16 @@ def test_a_face_already_at_its_target_changes_little(model, edit_clips, fresh_in
     assert second < 0.4 * first
 
 
-def test_neutral_lands_nearer_each_actors_real_neutral_take(shared_data, warp_editor, dlib_backend, tmp_path):
+def test_neutral_lands_nearer_each_actors_real_neutral_take(shared_data, dlib_backend, tmp_path):
     """The real pairs (mead-pairs: W009 and M030 say one sentence in every emotion): each
     emotional take edited to `neutral` lands nearer, on the whole, to the same actor's real
     neutral take (mean shapes, benchmarks.real_targets); a relative edit would not move at all.
     Nothing was fitted on M030 (a MEAD test actor) and the prototypes are FACS."""
-    from benchmarks.real_targets import ACTORS, distance, mean_shape, take
+    from benchmarks.real_targets import measure
 
-    before, after = [], []
-    for actor in ACTORS:
-        real = mean_shape(read_landmarks(take(actor, "neutral"), dlib_backend))
-        for emotion in EXPRESSIVE:
-            out = tmp_path / f"{actor}.{emotion}.mp4"
-            warp_editor.edit(take(actor, emotion), emotion="neutral", out=out)
-            before.append(distance(mean_shape(read_landmarks(take(actor, emotion), dlib_backend)), real))
-            after.append(distance(mean_shape(read_landmarks(out, dlib_backend)), real))
-    before, after = np.array(before), np.array(after)
+    rows = measure(["neutral"], ["absolute"], tmp_path, dlib_backend)
+    before, after = (np.array([r[k] for r in rows]) for k in ("before", "after"))
+    assert len(rows) == 2 * len(EXPRESSIVE)
     print(f"\nto neutral: distance to the real neutral take {before.mean():.4f} -> {after.mean():.4f} IOD, "
           f"nearer on {(after < before).sum()}/{len(before)}")
     assert after.mean() < 0.98 * before.mean()  # measured 0.94-0.93 (0.0471 -> 0.0436-0.0444)
