@@ -18,18 +18,44 @@ import tomli_w
 from .devices import check_device
 from .emotions import check_emotion
 from .errors import InputError
-from .face.pick import check_face
 from .plan import check_emotion_or_plan, check_regions
-from .typed import Check, ConfigError, at_least, from_dict, more_than, overlay, to_dict, validate
+from .registry import ENGINES, TRACKERS
+from .typed import Check, ConfigError, OneOf, at_least, from_dict, more_than, overlay, to_dict, validate
 
-__all__ = ["AlignConfig", "ConfigError", "Device", "EditConfig", "Emotion", "FaceIndex", "PrepConfig",
-           "TrackConfig", "from_dict", "load_toml", "overlay", "save_toml", "to_dict", "validate"]
+__all__ = ["AlignConfig", "ConfigError", "Device", "EditConfig", "Emotion", "EngineName", "FaceIndex",
+           "PrepConfig", "TrackConfig", "TrackerName", "face_choice", "from_dict", "load_toml", "overlay",
+           "save_toml", "to_dict", "validate"]
+
+_FACE_INDEX = "a face index, a whole number >= 0 (0 = the largest at the start, 1 = the next, ...)"
+
+
+def check_face(value: object) -> int:
+    """`value` as a face index (a whole number >= 0, or its digits); InputError otherwise."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        every = " (every face: --face all, stccl edit only)" if str(value).strip().lower() == "all" else ""
+        raise InputError(f"must be {_FACE_INDEX}{every}, got {value!r}")
+    return value
+
+
+def face_choice(value: object) -> dict[str, Any]:
+    """What `--face` / `Editor(face=)` sets in an EditConfig: "all" -> every face; an index ->
+    that face. InputError for anything else."""
+    if isinstance(value, str) and value.strip().lower() == "all":
+        return {"faces": "all"}
+    try:
+        return {"faces": "one", "track": {"face": check_face(value)}}
+    except InputError:
+        raise InputError(f"must be {_FACE_INDEX}, or all (every face), got {value!r}") from None
 
 Emotion = Annotated[str, Check(check_emotion, "an emotion name")]
 EmotionPlan = Annotated[str, Check(check_emotion_or_plan, "an emotion name, a plan or @plan.toml")]
 Regions = Annotated[str, Check(check_regions, "brows, eyes, mouth, upper or lower, comma-separated")]
 Device = Annotated[str, Check(check_device, "auto, cpu, cuda, cuda:N or mps")]
-FaceIndex = Annotated[int | str, Check(check_face, "a face index or all")]
+FaceIndex = Annotated[int | str, Check(check_face, "a face index")]
+TrackerName = Annotated[str, OneOf(TRACKERS.choices, TRACKERS.help)]
+EngineName = Annotated[str, OneOf(ENGINES.choices, ENGINES.help)]
 Count = Annotated[int, at_least(1)]
 X264_PRESETS = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                        "slower", "veryslow"]
@@ -39,11 +65,11 @@ X264_PRESETS = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "
 class TrackConfig:
     """Face tracking: detection schedule, identity, gaps and smoothing."""
 
-    tracker: Literal["auto", "fan", "dlib"] = "auto"  # landmark tracker: auto = fan when its weights are found, else dlib
-    device: Device = "auto"  # device for FAN
+    tracker: TrackerName = "auto"  # landmark tracker
+    device: Device = "auto"  # device of a tracker that runs a network (FAN)
     detect_every: Count = 10  # re-detect at least every N frames
     detect_size: Count = 480  # longest side of the frame used for detection
-    face: FaceIndex = 0  # which face to follow when several: a whole number >= 0 (0 = the largest at the start, 1 = the next, ...); all = every face (edit only)
+    face: FaceIndex = 0  # which face to follow when several: a whole number >= 0 (0 = the largest at the start, 1 = the next, ...)
     turned: bool = True  # where HOG finds no face, look with dlib's CNN detector (slower; sees turned faces)
     turned_size: Count = 320  # longest side of the frame for a whole-frame CNN search
     max_gap: Annotated[int, at_least(0)] = 12  # gaps up to this many frames are interpolated, longer ones flagged
@@ -87,7 +113,7 @@ class EditConfig:
 
     emotion: EmotionPlan = "happy"  # target emotion (any case), or a plan EMOTION[:INTENSITY]@START-END,... in seconds (END empty = to the end), or @plan.toml
     intensity: Annotated[float, at_least(0, "a number >= 0")] = 1.0  # a number >= 0: 0 = unchanged, 1 = full, > 1 exaggerated
-    engine: Literal["auto", "neural", "warp"] = "auto"  # auto = neural when generator weights are found, else warp
+    engine: EngineName = "auto"  # edit engine
     weights: str | None = None  # generator weights (.safetensors); found in ./weights/ or $STCCL_WEIGHTS when not given
     prototypes: str | None = None  # warp-engine prototypes (JSON, see weights/PROTOTYPES.md); the shipped ones when not given
     regions: Regions | None = None  # move only these face parts: brows, eyes, mouth, or upper (brows, eyes) / lower (mouth), comma-separated; the lip opening is always kept
@@ -97,15 +123,25 @@ class EditConfig:
     device: Device = "auto"  # device of the engine
     batch: Count = 8  # frames per engine call
     ease: Annotated[float, at_least(0)] = 0.32  # seconds over which the intensity ramps at face gaps and start/end
-    fit_check_every: Annotated[int, at_least(0)] = 8  # dlib tracker: every N-th frame, check how sure the landmark fit is of the mouth; the edit eases out where it is not (0 = never)
+    faces: Literal["one", "all"] = "one"  # one = the face [track] face picks; all = every face in the frame, each followed and eased on its own (--face all)
+    fit_check_every: Annotated[int, at_least(0)] = 8  # trackers that can (dlib): every N-th frame, check how sure the landmark fit is of the mouth; the edit eases out where it is not (0 = never)
     crop_size: Annotated[int, at_least(16)] = 256  # aligned crop side the warp engine works at
     codec: Literal["auto", "h264", "h265", "prores", "ffv1"] = "auto"  # video codec: auto = by the output's extension (H.264; VP9 in .webm); prores in .mov/.mkv, ffv1 (lossless) in .mkv
     crf: Annotated[int, at_least(0)] = 18  # quality on x264's scale (lower = better, larger files); h265 and VP9 get the matching value; prores and ffv1 ignore it
     preset: X264_PRESETS = "fast"  # x264 speed preset
-    pipes: Literal["rgb24", "yuv420p"] = "rgb24"  # frames between decoder and encoder: yuv420p skips both colour conversions (warp engine, dlib tracker, even sizes; see docs/edit.md)
+    pipes: Literal["rgb24", "yuv420p"] = "rgb24"  # frames between decoder and encoder: yuv420p skips both colour conversions (an engine that reads no pixels, a tracker that reads luma, even sizes; see docs/edit.md)
     overwrite: bool = False  # replace existing outputs
     track: TrackConfig = field(default_factory=TrackConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
+
+    @classmethod
+    def upgrade(cls, data: dict) -> dict:
+        """`[track] face = "all"` (before `faces`) -> `faces = "all"`."""
+        track = data.get("track")
+        if isinstance(track, dict) and isinstance(track.get("face"), str) and track["face"].strip().lower() == "all":
+            del track["face"]
+            data.setdefault("faces", "all")
+        return data
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """Typed dataclass configs: building them from TOML or dicts with every value checked.
 
 A config is a dataclass whose fields are plain types (`int`, `float`, `bool`, `str`, `X | None`,
-`list[X]`, a nested config), closed choices (`Literal["a", "b"]`), or open values checked by
-the module that owns them (`Annotated[str, Check(check_emotion)]`). `from_dict` checks each
+`list[X]`, a nested config), closed choices (`Literal["a", "b"]`, or `Annotated[str, OneOf(f)]`
+whose choices `f()` gives when asked: a registry's names), or open values checked by the module
+that owns them (`Annotated[str, Check(check_emotion)]`). A config may rename old keys before it
+is checked: a classmethod `upgrade(data) -> data` (see EditConfig). `from_dict` checks each
 value against its field and names the key and where it came from:
 
     --config talk.toml: intensity must be a number, got "abc"
@@ -15,6 +17,7 @@ Torch-free: `--help` never imports torch.
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
 import functools
 import inspect
@@ -43,6 +46,15 @@ class Check:
 
     fn: Callable[[Any], Any]
     what: str = ""
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """A closed choice whose values are known only when asked (`values()`, e.g. a registry's
+    names, which plug-ins may extend after the config class is defined)."""
+
+    values: Callable[[], tuple[str, ...]]
+    help: Callable[[], str] | None = None  # what each choice is, for help texts
 
 
 def at_least(low: float, what: str | None = None) -> Check:
@@ -75,6 +87,7 @@ def from_dict(cls: type[T], data: Any, where: str | None = "config", *,
     if not isinstance(data, dict):
         raise _error(where, names, prefix.rstrip("."), f"must be a table, got {_show(data)}")
     hints = _hints(cls)
+    data = _upgraded(cls, data)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -92,7 +105,7 @@ def overlay(cfg: T, data: dict[str, Any], where: str | None = "config", *,
     `prefix` ("metric.") is put before the keys named in errors (`data` is that table)."""
     if not isinstance(data, dict):
         raise _error(where, None, prefix.rstrip("."), f"must be a table, got {_show(data)}")
-    merged = _merge(to_dict(cfg), data)
+    merged = _merge(to_dict(cfg), _upgraded(type(cfg), data))
     return from_dict(type(cfg), merged, where, names=names, prefix=prefix)
 
 
@@ -142,6 +155,7 @@ class FieldInfo:
     default: Any  # dataclasses.MISSING when there is none
     choices: tuple[str, ...]  # the Literal's values, () for open fields
     what: str  # an open value's check describes what it takes ("" when it does not)
+    choice_help: str = ""  # what each choice is (a OneOf's help), "" when it does not say
 
 
 def describe(cls: type, dotted: str) -> FieldInfo:
@@ -158,7 +172,10 @@ def describe(cls: type, dotted: str) -> FieldInfo:
     else:
         default = dataclasses.MISSING
     hint = _hints(node)[name]
-    return FieldInfo(dotted, field_docs(node).get(name, ""), default, _choices(hint), _what(hint))
+    item = get_args(hint)[0] if get_origin(hint) is list and get_args(hint) else hint  # list[choice]
+    one_of = [e for e in get_args(item)[1:] if isinstance(e, OneOf)] if get_origin(item) is Annotated else []
+    said = one_of[0].help() if one_of and one_of[0].help else ""
+    return FieldInfo(dotted, field_docs(node).get(name, ""), default, _choices(item), _what(hint), said)
 
 
 # -- checking one value -------------------------------------------------------------------------
@@ -168,6 +185,10 @@ def _value(value: Any, hint: Any, where, names, key: str) -> Any:
     if origin is Annotated:
         base, *extras = get_args(hint)
         value = _value(value, base, where, names, key)
+        for one_of in (e for e in extras if isinstance(e, OneOf)):
+            if value not in one_of.values():
+                raise _error(where, names, key, f"must be one of {', '.join(one_of.values())}, "
+                                                f"got {_show(value)}")
         for check in (e for e in extras if isinstance(e, Check)):
             try:
                 value = check.fn(value)
@@ -222,6 +243,9 @@ def _kind(hint: Any) -> str:
     origin = get_origin(hint)
     if origin is Annotated:
         base, *extras = get_args(hint)
+        one_of = [e for e in extras if isinstance(e, OneOf)]
+        if one_of:
+            return "one of " + ", ".join(one_of[0].values())
         what = [e.what for e in extras if isinstance(e, Check) and e.what]
         return what[0] if what else _kind(base)
     if origin is Literal:
@@ -236,6 +260,10 @@ def _kind(hint: Any) -> str:
 
 
 def _choices(hint: Any) -> tuple[str, ...]:
+    if get_origin(hint) is Annotated:
+        one_of = [e for e in get_args(hint)[1:] if isinstance(e, OneOf)]
+        if one_of:
+            return tuple(one_of[0].values())
     hint = _base(hint)
     if get_origin(hint) in (Union, types.UnionType):
         for a in get_args(hint):
@@ -273,6 +301,13 @@ def _error(where: str | None, names: dict[str, str] | None, key: str, message: s
         return ConfigError(f"{shown}{sep}{message}")
     subject = f"{key}{sep}{message}" if key else message
     return ConfigError(f"{where}: {subject}" if where else subject)
+
+
+def _upgraded(cls: type, data: dict) -> dict:
+    """`data` with the old keys that `cls.upgrade` knows renamed (a copy; `data` as it is when
+    `cls` has no upgrade)."""
+    upgrade = cls.__dict__.get("upgrade")
+    return upgrade.__func__(cls, copy.deepcopy(data)) if isinstance(upgrade, classmethod) else data
 
 
 def _merge(base: dict, new: dict) -> dict:

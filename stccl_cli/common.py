@@ -113,7 +113,9 @@ class ConfigOptions:
         flag = next(f for f in flags if f.startswith("--"))
         self.keys[flag[2:].replace("-", "_")] = (key, flag, parse)
         text = help or _sentence(info.doc)
-        if info.choices and not help:
+        if info.choice_help and not help:
+            text += f" Choices: {info.choice_help}."
+        elif info.choices and not help:
             text += f" Choices: {' | '.join(info.choices)}."
         elif "," in info.what and not help:  # an enumeration, e.g. the devices
             text += f" Takes {info.what}."

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from stccl.config import EditConfig
+from stccl.config import EditConfig, face_choice, overlay
 from stccl.edit.outputs import default_output, is_edit_output
 from stccl.errors import InputError, StcclError
 from stccl.fs import VIDEO_EXTENSIONS, ensure_writable_dir
@@ -38,7 +38,9 @@ def edit(
     relative: bool = opt("relative", "--relative"),
     start: Optional[float] = opt("start", "--start"),
     end: Optional[float] = opt("end", "--end"),
-    face: Optional[str] = opt("track.face", "--face"),
+    face: Optional[str] = typer.Option(
+        None, "--face", help="Which face to edit when several: a whole number >= 0 (0 = the largest at the start, "
+                             "1 = the next, ...), or all (every face, each followed on its own).  \\[default: 0]"),
     tracker: Optional[str] = opt("track.tracker", "--tracker"),
     device: Optional[str] = opt("device", "--device"),
     codec: Optional[str] = opt("codec", "--codec"),
@@ -77,6 +79,8 @@ def edit(
       stccl edit interview.mp4 -e happy --face all
     """
     cfg: EditConfig = opt.resolve(EditConfig(), config, locals())
+    if face is not None:
+        cfg = _with_face(cfg, face)
     files = _expand(inputs)
     if out is not None and len(files) > 1:
         raise InputError("-o/--out takes one input; use --out-dir for several")
@@ -92,9 +96,17 @@ def edit(
     results = _run(editor, files, out, out_dir, cfg, preview, compare)
     if len(files) == 1 and results[0][1] is not None:
         raise StcclError(results[0][1])
-    _print_summary(results, every_face=cfg.track.face == "all")
+    _print_summary(results, every_face=cfg.faces == "all")
     if any(err for _, err, _ in results):
         raise typer.Exit(1)
+
+
+def _with_face(cfg: EditConfig, face: str) -> EditConfig:
+    """`cfg` with --face set: an index ([track] face) or all (`faces`)."""
+    try:
+        return overlay(cfg, face_choice(face), "option", names={"track.face": "--face", "faces": "--face"})
+    except InputError as e:
+        raise InputError(f"--face {e}") from None
 
 
 def _expand(inputs: list[Path]) -> list[Path]:

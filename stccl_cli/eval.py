@@ -21,7 +21,7 @@ from .common import CONFIG_OPTION, VERBOSE_OPTION, ConfigOptions, cli_errors, co
 
 opt = ConfigOptions(EvalConfig)
 PAIR_ONLY = ("emotion", "reference")  # options of one edit, not of a protocol run
-PROTOCOL_ONLY = ("protocol", "weights", "weights_no_stccl", "emotions", "clips_per_actor", "real_frames")
+PROTOCOL_ONLY = ("protocol", "engines", "weights", "weights_no_stccl", "emotions", "clips_per_actor", "real_frames")
 
 
 @cli_errors
@@ -42,6 +42,7 @@ def evaluate(
     device: Optional[str] = opt("device", "--device"),
     data: Optional[Path] = typer.Option(None, "--data", help="A prepared dataset: run the protocol on it."),
     protocol: Optional[str] = opt("protocol", "--protocol"),
+    engines: Optional[str] = opt("engines", "--engines", parse=csv),
     weights: Optional[Path] = opt("weights", "--weights"),
     weights_no_stccl: Optional[Path] = opt("weights_no_stccl", "--weights-no-stccl"),
     emotions: Optional[str] = opt("emotions", "--emotions", parse=csv),
@@ -62,7 +63,7 @@ def evaluate(
     M012 M030 W015 (RAVDESS: Actor_01-06), cross-ID map M003<-W015, M009<-M003, W029<-M009,
     M012<-W029, M030<-M012, W015<-M030. Each test actor's neutral clips are edited into every
     target emotion by each engine: warp; neural (--weights); neural without STCCL
-    (--weights-no-stccl). Writes OUT/eval.json, OUT/eval.md, OUT/eval.png. See docs/eval.md.
+    (--weights-no-stccl); --engines names them instead (any registered engine). Writes OUT/eval.json, OUT/eval.md, OUT/eval.png. See docs/eval.md.
 
     Examples:
 

@@ -8,6 +8,8 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
+from stccl.registry import TRACKERS
+
 from .common import VERBOSE_OPTION, cli_errors, console, make_progress
 
 
@@ -27,7 +29,7 @@ def inspect(
         False, "--retrieval",
         help="With two prepared clips that are a pair: their similarity matrix, the DTW path on it."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N | mps"),
-    tracker: str = typer.Option("auto", "--tracker", help="auto | dlib | fan"),
+    tracker: str = typer.Option("auto", "--tracker", help=escape(f"Landmark tracker. Choices: {TRACKERS.help()}.")),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output if it exists."),
     verbose: bool = VERBOSE_OPTION,
 ) -> None:

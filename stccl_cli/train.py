@@ -18,13 +18,6 @@ from stccl.train.stages import STAGES
 from .common import CONFIG_OPTION, VERBOSE_OPTION, ConfigOptions, cli_errors, console, csv, err_console, make_progress
 
 opt = ConfigOptions(MetricRunConfig, ChainConfig, show_defaults=False)  # defaults: the preset's
-SHOWN = {
-    "metric": ("loss", "val/loss", "val/pos", "val/neg", "val/retrieval@1", "val/retrieval@1_centred",
-               "val/retrieval_chance"),
-    "generator": ("loss", "g/adv", "g/cls", "g/cycle", "g/identity", "g/stccl", "val/identity", "val/change",
-                  "val/mask", "val/stccl"),
-    "classifier": ("loss", "acc", "val/loss", "val/acc"),
-}
 
 
 @cli_errors
@@ -128,7 +121,7 @@ def _table(result) -> Table:
     table.add_column("")
     table.add_column("value", justify="right")
     table.add_row("steps", f"{result.start} -> {result.step}" + (" (already done)" if result.skipped else ""))
-    for key in SHOWN[result.stage] + ("images_per_s",):
+    for key in STAGES[result.stage].shown + ("images_per_s",):
         if key in result.last:
             table.add_row(key, f"{result.last[key]:.1f}" if key == "images_per_s" else f"{result.last[key]:.3f}")
     return table

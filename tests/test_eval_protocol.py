@@ -164,3 +164,31 @@ def test_protocol_errors_are_one_line(tmp_path):
         assert r.exit_code != 0
         lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
         assert len(lines) == 1 and expect in lines[0], (args, r.stderr)
+
+
+@pytest.fixture
+def dummy_engine():
+    """tests/dummy_plugins.py's engines and trackers registered for this test only."""
+    import dummy_plugins
+
+    dummy_plugins.register()
+    yield dummy_plugins
+    dummy_plugins.unregister()
+
+
+def test_protocol_scores_a_registered_engine_with_no_other_change(test_actor_prep, dummy_engine, tmp_path):
+    """An engine registered outside the library is one of the protocol's columns: by default
+    (it needs no weights) and by name; its edits are scored like warp's."""
+    from stccl.eval.config import EvalConfig
+    from stccl.eval.engines import engine_columns
+    from stccl.eval.protocol import run_protocol
+
+    assert [c for c, _, _ in engine_columns(EvalConfig())] == ["warp", "dummy-shift"]
+    res = run_protocol(test_actor_prep, tmp_path / "ev", EvalConfig(engines=["dummy-shift", "warp"],
+                       emotions=["happy"], max_frames=12, real_frames=8))
+    assert list(res["engines"]) == ["dummy-shift", "warp"]
+    rows = {(r["engine"], r["actor"]): r["metrics"] for r in res["clips"]}
+    assert {e for e, _ in rows} == {"dummy-shift", "warp"} and len(rows) == 4
+    for actor in ("M003", "W015"):  # it moved every face (8 crop px up: 0.019 IOD read; an unchanged pass reads about 0.005)
+        assert rows[("dummy-shift", actor)]["f_lmd"] > 0.01, rows[("dummy-shift", actor)]
+    assert "dummy-shift" in res["table"] and "| dummy-shift |" in (tmp_path / "ev" / "eval.md").read_text()

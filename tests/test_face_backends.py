@@ -169,7 +169,7 @@ def test_dlib_finds_nothing_in_black_and_rejects_bad_input():
 def test_cnn_boxes_are_mapped_to_hog_boxes(shared_data, monkeypatch):
     """The CNN detector finds the same faces as HOG, and its mapped boxes overlap HOG's more
     than its own boxes do (the landmark predictor expects HOG-like boxes)."""
-    from stccl.face import backends
+    from stccl.face import dlib_backend as backends
     from stccl.face.tracker import iou
 
     frames = [read_frame(shared_data / rel, i) for rel in ("mead/M003_level_1_happy_024.mp4", "wild/d20.mp4")

@@ -204,6 +204,13 @@ def test_train_without_pairs_says_how_pairs_arise(tmp_path):
     assert r.exit_code == 1 and "no cross-emotion pairs" in r.stderr and "neutral" in r.stderr
 
 
+def _tracker(name: str):
+    """A tracker as its registry entry declares it: what it can do, not its name, decides."""
+    from stccl.registry import TRACKERS
+
+    return type("B", (), {"name": name, "caps": TRACKERS[name].caps})()
+
+
 def test_crops_from_the_decoders_planes_are_the_rgb_crops(prepared, shared_data):
     """prep reads 1080p MEAD as ffmpeg's yuv420p (dlib tracks the luma; only the crop is
     converted): its stored crops are what the RGB frame gives through the stored M, within
@@ -214,12 +221,12 @@ def test_crops_from_the_decoders_planes_are_the_rgb_crops(prepared, shared_data)
 
     src = shared_data / "mead" / "M003_level_1_happy_024.mp4"
     info = probe(src)
-    assert _Frames(type("B", (), {"name": "dlib"})(), info, 256).pix_fmt == "yuv420p"
-    assert _Frames(type("B", (), {"name": "fan"})(), info, 256).pix_fmt == "rgb24"
+    assert _Frames(_tracker("dlib"), info, 256).pix_fmt == "yuv420p"
+    assert _Frames(_tracker("fan"), info, 256).pix_fmt == "rgb24"
     odd = dataclasses.replace(info, width=1919)
-    assert _Frames(type("B", (), {"name": "dlib"})(), odd, 256).pix_fmt == "rgb24"
+    assert _Frames(_tracker("dlib"), odd, 256).pix_fmt == "rgb24"
     small = dataclasses.replace(info, width=960, height=540)  # the saving would be small
-    assert _Frames(type("B", (), {"name": "dlib"})(), small, 256).pix_fmt == "rgb24"
+    assert _Frames(_tracker("dlib"), small, 256).pix_fmt == "rgb24"
     out, _ = prepared
     clip = PreparedClip(out / "clips" / "M003_front_happy_1_024")
     M = clip.track["M"]

@@ -10,6 +10,7 @@ import pytest
 
 from stccl.edit.paste import MASK_SIZE, face_mask, paste_change, paste_change_yuv
 from stccl.edit.pipeline import carried_format
+from stccl.registry import TRACKERS, EngineCaps
 from stccl.video import VideoReader, VideoWriter, probe, yuv
 
 CLIP = "wild/d12.mp4"  # 512², 25 fps, with audio
@@ -104,12 +105,15 @@ def test_paste_on_planes_matches_the_rgb_paste(shared_data):
 
 class _Engine:
     def __init__(self, pixels):
-        self.uses_pixels = pixels
+        self.caps = EngineCaps(uses_pixels=pixels)
 
 
 class _Backend:
+    """A tracker as its registry entry declares it (what it can do, not its name, decides)."""
+
     def __init__(self, name):
         self.name = name
+        self.caps = TRACKERS[name].caps
 
 
 def test_frames_travel_as_yuv_only_where_nothing_needs_rgb():

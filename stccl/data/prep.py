@@ -28,7 +28,7 @@ from ..face import (
     warp_to_crop,
 )
 from ..face.align import warp_to_crop_yuv
-from ..face.backends import reads_grey
+from ..face.backend import reads_luma
 from ..fs import ensure_writable_dir, remove_stale_temps
 from ..video import VideoReader, probe, yuv
 from . import store
@@ -87,8 +87,6 @@ def run_prep(input_path: str | Path, out: str | Path, cfg: PrepConfig,
     """Prepare every clip under `input_path` into `out`, then pair the takes."""
     emit = on_event or (lambda kind, data: None)
     t0 = time.perf_counter()
-    if cfg.track.face == "all":
-        raise InputError("--face all is for stccl edit: prep follows one face per clip (--face N)")
     items = scan(input_path, cfg.layout, tuple(cfg.views), tuple(cfg.levels))
     root = ensure_writable_dir(out)
     remove_leftovers(root)
@@ -212,7 +210,7 @@ def prepare_clip(item: ClipItem, root: Path, cfg: PrepConfig, backend,
             width=info.width, height=info.height, rotation=info.rotation,
             has_audio=audio is not None, expected_frames=info.frames, crop_size=size,
             format_version=store.FORMAT_VERSION, stccl_version=__version__,
-            tracker=getattr(backend, "name", "?"),
+            tracker=backend.name,
         )
         writer.commit(track, audio, rec)
         return rec
@@ -236,7 +234,7 @@ class _Frames:
     def __init__(self, backend, info, size: int):
         self.size, self.width, self.height = size, info.width, info.height
         self.matrix = yuv.rgb_matrix(info.colour)
-        use = reads_grey(backend) and self.matrix is not None and yuv.fits(info.width, info.height) \
+        use = reads_luma(backend) and self.matrix is not None and yuv.fits(info.width, info.height) \
             and info.width * info.height >= _YUV_FROM
         self.pix_fmt = "yuv420p" if use else "rgb24"
         self._blank = np.zeros((size, size, 3), np.uint8)

@@ -8,47 +8,69 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import EditConfig, overlay
+from ..config import EditConfig, face_choice, overlay
 from ..devices import require_device
 from ..errors import InputError
 from ..face import make_backend
+from ..registry import ENGINES, Entry
+from ..weights import FILES, find
 from .engine import Engine
 from .outputs import compare_output, default_output, is_edit_output  # noqa: F401  (is_edit_output: re-exported)
 from .pipeline import EditSummary, Progress, edit_video
 
-GENERATOR_FILE = "generator.safetensors"
+GENERATOR_FILE = FILES["generator"].file
 
 
 def make_engine(cfg: EditConfig) -> tuple[Engine, str | None]:
-    """The engine `cfg` asks for, and a one-line notice when `auto` fell back to warp."""
-    from ..models.find import find_weights
-
-    if cfg.engine in ("auto", "neural"):
-        weights = find_weights(GENERATOR_FILE, cfg.weights)
-        if cfg.weights and weights is None:
-            raise InputError(f"generator weights not found: {cfg.weights}")
-        if weights is not None and cfg.regions is not None:
-            if cfg.engine == "neural":
-                raise InputError("--regions needs the warp engine: leave out --engine neural")
-            return _warp(cfg), "--regions: using the warp engine (the neural engine edits the whole face)"
-        if weights is not None:
-            from .neural import NeuralEngine
-
-            return NeuralEngine(weights, device=cfg.device), None
-        if cfg.engine == "neural":
-            raise InputError(
-                f"no generator weights: pass --weights PATH, or put {GENERATOR_FILE} in ./weights/ "
-                "or $STCCL_WEIGHTS (train one with `stccl train`), or use --engine warp")
+    """The engine `cfg` asks for (a stccl.registry.ENGINES name, or auto: the first candidate
+    whose weights are found and that can do what `cfg` asks), and a one-line notice when auto
+    passed over a candidate."""
+    if cfg.engine != "auto":
+        entry = ENGINES[cfg.engine]
+        if cfg.regions is not None and not entry.caps.regions:
+            able = ", ".join(e.name for e in ENGINES.entries() if e.caps.regions)
+            raise InputError(f"--regions needs an engine that moves face parts ({able}): "
+                             f"leave out --engine {entry.name}")
+        return entry.build(cfg, _weights(entry, cfg, required=True)), None
     notice = None
-    if cfg.engine == "auto":
-        notice = "no generator weights found: using the training-free warp engine"
-    return _warp(cfg), notice
+    for entry in ENGINES.candidates():
+        weights = _weights(entry, cfg, required=False)
+        if entry.weights and weights is None:
+            notice = notice or f"no {_what(entry)} found: using the {_next(entry).name} engine ({_next(entry).help})"
+            continue
+        if cfg.regions is not None and not entry.caps.regions:
+            notice = notice or (f"--regions: using the {_next(entry).name} engine (the {entry.name} engine "
+                                "edits the whole face)")
+            continue
+        return entry.build(cfg, weights), notice
+    raise InputError("no engine can do this edit here: every auto candidate misses its weights "
+                     "or cannot limit the edit to --regions")
 
 
-def _warp(cfg: EditConfig) -> Engine:
-    from .warp import WarpEngine, find_prototypes
+def _weights(entry: Entry, cfg: EditConfig, required: bool) -> Path | None:
+    """The weights file `entry` needs: --weights when given (an error when it is no file),
+    else where stccl.weights looks; None when it needs none, or (not `required`) none is found."""
+    if not entry.weights:
+        return None
+    found = find(entry.weights[0], cfg.weights)
+    if found is None and (required or cfg.weights):
+        if cfg.weights:
+            raise InputError(f"{_what(entry)} not found: {cfg.weights}")
+        spec = FILES[entry.weights[0]]
+        raise InputError(
+            f"no {_what(entry)}: pass --weights PATH, or put {spec.file} in ./weights/ or "
+            f"$STCCL_WEIGHTS (train one with `stccl train`), or use another --engine")
+    return found
 
-    return WarpEngine(find_prototypes(cfg.prototypes), absolute=not cfg.relative, regions=cfg.regions)
+
+def _what(entry: Entry) -> str:
+    return FILES[entry.weights[0]].what
+
+
+def _next(entry: Entry) -> Entry:
+    """The auto candidate after `entry`."""
+    order = ENGINES.candidates()
+    return order[min(order.index(entry) + 1, len(order) - 1)]
 
 
 class Editor:
@@ -59,8 +81,9 @@ class Editor:
                  device: str | None = None, tracker: str | None = None,
                  config: EditConfig | None = None, **options):
         """Arguments given here (not None) override the same fields of `config`."""
+        face = options.pop("face", None)
         self.config = _with(config or EditConfig(), dict(engine=engine, weights=weights, device=device,
-                                                          **options), dict(tracker=tracker))
+                                                          **options), dict(tracker=tracker), face)
         for dev in (self.config.device, self.config.track.device):
             require_device(dev)  # a missing GPU is one line, before any weights or frames are read
         self.engine, self.notice = make_engine(self.config)  # notice: why auto chose warp, or None
@@ -83,7 +106,7 @@ class Editor:
         ("upper", "brows,mouth", ...);
         `compare` also writes <output stem>.compare.mp4, input and output side by side."""
         cfg = _with(self.config, dict(emotion=emotion, intensity=intensity, start=start, end=end,
-                                      regions=regions, overwrite=overwrite), dict(face=face))
+                                      regions=regions, overwrite=overwrite), {}, face)
         src = Path(src)
         out = Path(out) if out is not None else default_output(src, cfg.emotion, codec=cfg.codec)
         side = compare_output(out) if compare else None
@@ -99,10 +122,18 @@ class Editor:
         return summary
 
 
-def _with(cfg: EditConfig, changes: dict, track: dict) -> EditConfig:
-    """`cfg` with the given (not None) values replaced, every field checked."""
+def _with(cfg: EditConfig, changes: dict, track: dict, face: int | str | None = None) -> EditConfig:
+    """`cfg` with the given (not None) values replaced, every field checked; `face` an index or
+    "all" (config.face_choice)."""
     given = {k: str(v) if isinstance(v, Path) else v for k, v in changes.items() if v is not None}
     track = {k: v for k, v in track.items() if v is not None}
+    if face is not None:
+        try:
+            chosen = face_choice(face)
+        except InputError as e:
+            raise InputError(f"face {e}") from None
+        track.update(chosen.pop("track", {}))
+        given.update(chosen)
     if track:
         given["track"] = track
     return overlay(cfg, given, None)

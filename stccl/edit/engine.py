@@ -7,14 +7,22 @@ colour change, which keeps pixels away from the face untouched.
 
 Arrays cross this interface as numpy arrays or torch tensors: the warp engine is numpy (the
 default edit imports no torch), the neural engine torch. `to_numpy` reads either.
+
+What an engine can do is declared in its registry entry (stccl.registry.ENGINES, `EngineCaps`)
+and is the engine's `caps`. The pipeline and eval call every engine through `engine_changes`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+
+from ..registry import EngineCaps
+
+if TYPE_CHECKING:
+    from .expression import ExpressionModel
 
 
 def to_numpy(a: Any) -> np.ndarray:
@@ -53,15 +61,51 @@ class EngineOutput:
 
 class Engine(Protocol):
     name: str
+    caps: EngineCaps  # what it can do: its registry entry's capabilities
     size: int | None  # crop size the engine needs; None = any
-    uses_pixels: bool  # False: the engine reads only landmarks and crops' shape (no crop is cut)
+    # the model it reads the expression each face shows with (stccl.edit.expression), so that
+    # the edit replaces that expression; None when it does not read it (always None where
+    # caps.reads_expression is False)
+    expression: ExpressionModel | None
 
-    def __call__(self, crops: Any, landmarks: Any, emotion: str, intensity: Any) -> EngineOutput:
-        """crops (B,3,S,S) float32 RGB in [0,1]; landmarks (B,68,2) float32 in crop pixels
-        (iBUG 68); emotion one of stccl.emotions.EMOTIONS, already checked; intensity (B,)
-        float32 (0 = unchanged, 1 = full, >1 exaggerated); numpy arrays or torch tensors.
-        Returns the change for each crop."""
+    def __call__(self, crops: Any, landmarks: Any, emotion: str, intensity: Any,
+                 shown: Any = None) -> EngineOutput:
+        """crops (B,3,S,S) float32 RGB in [0,1] (where caps.uses_pixels is False, only their
+        shape is meaningful: no crop is cut); landmarks (B,68,2) float32 in crop pixels (iBUG
+        68); emotion one of stccl.emotions.EMOTIONS, already checked; intensity (B,) float32
+        (0 = unchanged, 1 = full, >1 exaggerated); shown (B,68,2) or None: the expression each
+        face shows (ExpressionModel.shown), given only when `expression` is not None; numpy
+        arrays or torch tensors. Returns the change for each crop."""
         ...
+
+
+@dataclass
+class Change:
+    """One crop's change: flow (G,G,2) float32 numpy, backward offsets in crop pixels on the
+    engine's grid (see EngineOutput); delta (S,S,3) float32 numpy or None."""
+
+    flow: np.ndarray
+    delta: np.ndarray | None
+
+
+def engine_changes(engine: Engine, crops: Any, landmarks: np.ndarray, emotions: list[str],
+                   intensity: np.ndarray, shown: np.ndarray | None = None) -> list[Change]:
+    """The engine's change for each crop: one call per emotion (a plan edits toward several in
+    one batch), each crop's own emotion and intensity. crops (B,3,S,S) float32 (only the
+    shape, where the engine uses no pixels), landmarks (B,68,2) float32 crop pixels, shown
+    (B,68,2) or None, given to engines that read the expression."""
+    landmarks = np.asarray(landmarks, np.float32)
+    out: list[Change | None] = [None] * len(emotions)
+    for emotion in sorted(set(emotions)):
+        ks = [k for k, e in enumerate(emotions) if e == emotion]
+        extra = {} if shown is None or engine.expression is None else {"shown": shown[ks]}
+        res = engine(crops[ks], landmarks[ks], emotion, intensity[ks], **extra)
+        flow = to_numpy(res.flow).astype(np.float32, copy=False).transpose(0, 2, 3, 1)
+        delta = None if res.delta is None else \
+            to_numpy(res.delta).astype(np.float32, copy=False).transpose(0, 2, 3, 1)
+        for j, k in enumerate(ks):
+            out[k] = Change(flow[j], None if delta is None else np.ascontiguousarray(delta[j]))
+    return out  # type: ignore[return-value]
 
 
 def apply_output(crops, out: EngineOutput):

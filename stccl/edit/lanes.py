@@ -88,11 +88,12 @@ class Lanes:
 
     def __init__(self, backend, cfg: EditConfig, fps: float, expression=None):
         self.backend, self.cfg, self.fps, self.expression = backend, cfg, fps, expression
-        self.every = cfg.track.face == "all"
+        self.every = cfg.faces == "all"
         self.track_cfg = replace(cfg.track, face=0) if self.every else cfg.track
         self.ramp = round(cfg.ease * fps)
-        # the fit's spread is measured where it is cheap (dlib: 6 fits of ~3 ms every 8th frame)
-        self.spread_every = cfg.fit_check_every if getattr(backend, "name", "") == "dlib" else 0
+        # the fit's spread is measured where the tracker says it can be (dlib: 6 fits of ~3 ms
+        # every 8th frame)
+        self.spread_every = cfg.fit_check_every if backend.caps.mouth_check else 0
         self.open: list[Lane] = []
         self.closed: list[Lane] = []
         self._frames: deque[Frame] = deque()

@@ -11,14 +11,22 @@ from ..devices import resolve_device
 from ..models.generator import warp
 from ..models.io import load_generator
 from ..emotions import emotion_index
+from ..registry import ENGINES
 from .engine import EngineOutput
 
 
+def build(cfg, weights: Path) -> "NeuralEngine":
+    """The registry's factory: `weights` is the generator file make_engine found."""
+    return NeuralEngine(weights, device=cfg.device)
+
+
 class NeuralEngine:
-    """Implements stccl.edit.engine.Engine with a generator loaded from safetensors."""
+    """Implements stccl.edit.engine.Engine with a generator loaded from safetensors. It is
+    conditioned on the target emotion and reads no expression (`expression` is None)."""
 
     name = "neural"
-    uses_pixels = True
+    caps = ENGINES["neural"].caps
+    expression = None
 
     def __init__(self, weights: str | Path, device: str = "auto"):
         self.device = torch.device(resolve_device(device))
@@ -28,7 +36,7 @@ class NeuralEngine:
         self.size = self.config.size
 
     @torch.inference_mode()
-    def __call__(self, crops, landmarks, emotion: str, intensity) -> EngineOutput:
+    def __call__(self, crops, landmarks, emotion: str, intensity, shown=None) -> EngineOutput:
         """crops (B,3,S,S), intensity (B,): numpy arrays or torch tensors (see Engine).
         Returns torch tensors on the crops' device (the CPU for numpy crops)."""
         crops, intensity = torch.as_tensor(crops), torch.as_tensor(intensity)

@@ -20,11 +20,11 @@ from ..config import EditConfig
 from ..errors import InputError, NoFaceError
 from ..plan import is_plan, parse_plan
 from ..face import transform_landmarks, warp_to_crop
-from ..face.backends import reads_grey
+from ..face.backend import reads_luma
 from ..face.pose import head_pose
 from ..video import VideoReader, VideoWriter, probe, yuv
 from .ease import pose_factor, window_factor
-from .engine import Engine, to_numpy
+from .engine import Engine, engine_changes
 from .lanes import Face, Frame, Lane, Lanes
 from .paste import MASK_SIZE, face_mask, paste_change, paste_change_yuv
 
@@ -99,7 +99,7 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
     try:
         run = _Run(cfg, engine, windows, writer, summary)
         run.planes = (info.width, info.height) if carry == "yuv420p" else None
-        lanes = Lanes(backend, cfg, info.fps, getattr(engine, "expression", None))
+        lanes = Lanes(backend, cfg, info.fps, engine.expression)
         run.ramp = lanes.ramp
         with VideoReader(src, chunk=8, info=info, pad_end=True, pix_fmt=carry) as reader:
             for chunk in reader:
@@ -134,10 +134,10 @@ def edit_tags(emotion: str, engine: str, regions: str | None = None) -> dict[str
 
 def carried_format(engine: Engine, backend, width: int, height: int) -> str:
     """How frames can travel from decoder to encoder when `pipes = "yuv420p"` is asked for:
-    ffmpeg's own yuv420p where nothing needs RGB (an engine that reads only landmarks, the dlib
-    tracker, which reads grey, an even frame size), which spares both pipes a colour
-    conversion; rgb24 otherwise."""
-    if getattr(engine, "uses_pixels", True) or not reads_grey(backend) or not yuv.fits(width, height):
+    ffmpeg's own yuv420p where nothing needs RGB (an engine that reads only landmarks, a
+    tracker that reads only grey, an even frame size), which spares both pipes a colour
+    conversion; rgb24 otherwise. Both say so in their registry entries' capabilities."""
+    if engine.caps.uses_pixels or not reads_luma(backend) or not yuv.fits(width, height):
         return "rgb24"
     return "yuv420p"
 
@@ -250,30 +250,19 @@ class _Run:
         """One lane's faces of this batch (in frame order): engine calls, then paste-back."""
         size = self.size
         lmk = np.stack([transform_landmarks(f.face.landmarks, f.face.M) for f in faces])
-        if getattr(self.engine, "uses_pixels", True):
+        if self.engine.caps.uses_pixels:
             crops = np.stack([warp_to_crop(f.frame.pixels, f.face.M, size) for f in faces])
             x = crops.transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255.0)
         else:  # the engine reads only the crops' shape
             x = np.empty((len(faces), 3, size, size), np.float32)
         alpha = np.array([f.alpha for f in faces], np.float32)
-        lmk32 = lmk.astype(np.float32)
         # read in frame order, whatever the emotions (it smooths)
         shown = None if lane.shown is None else lane.shown([f.frame.index for f in faces], lmk)
-        flow, delta = [None] * len(faces), [None] * len(faces)
-        for emotion in sorted({f.emotion for f in faces}):  # one engine call per emotion of a plan
-            ks = [k for k, f in enumerate(faces) if f.emotion == emotion]
-            extra = {} if shown is None else {"shown": shown[ks]}
-            out = self.engine(x[ks], lmk32[ks], emotion, alpha[ks], **extra)
-            fl = to_numpy(out.flow).astype(np.float32, copy=False).transpose(0, 2, 3, 1)
-            d = None if out.delta is None else \
-                to_numpy(out.delta).astype(np.float32, copy=False).transpose(0, 2, 3, 1)
-            for j, k in enumerate(ks):
-                flow[k] = fl[j]
-                delta[k] = None if d is None else np.ascontiguousarray(d[j])
-        for k, f in enumerate(faces):
+        changes = engine_changes(self.engine, x, lmk, [f.emotion for f in faces], alpha, shown)
+        for k, (f, change) in enumerate(zip(faces, changes)):
             mask = face_mask(lmk[k], size, raster=MASK_SIZE)
             frame = f.frame
             if self.planes is not None:  # only engines that give no colour change (carried_format)
-                frame.pixels = paste_change_yuv(frame.pixels, *self.planes, f.face.M, flow[k], mask, size)
+                frame.pixels = paste_change_yuv(frame.pixels, *self.planes, f.face.M, change.flow, mask, size)
             else:
-                frame.pixels = paste_change(frame.pixels, f.face.M, flow[k], delta[k], mask, size)
+                frame.pixels = paste_change(frame.pixels, f.face.M, change.flow, change.delta, mask, size)

@@ -19,21 +19,21 @@ whole edit of a short clip.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..emotions import EMOTIONS
 from ..errors import DataError, InputError
+from ..weights import find as find_weights
 from ..face.pose import views as pose_views
 from ..plan import region_points
+from ..registry import ENGINES
 from .engine import EngineOutput, to_numpy
 from .expression import ExpressionModel
 from .facs import PACKAGED
 from .tps import tps_eval, tps_fit
 
-PROTOTYPES_FILE = "prototypes.json"
 LIP_PAIRS = ((61, 67), (62, 66), (63, 65), (50, 58), (51, 57), (52, 56))
 JAW = range(0, 17)
 # the inner-lip contour, upper and lower, corner to corner; points at the same position along
@@ -96,17 +96,18 @@ def lip_band(points: np.ndarray, moved: np.ndarray) -> tuple[np.ndarray, np.ndar
     return before, after
 
 
+def build(cfg, weights: Path | None = None) -> "WarpEngine":
+    """The registry's factory: the engine an EditConfig asks for (prototypes, regions, relative)."""
+    return WarpEngine(find_prototypes(cfg.prototypes), absolute=not cfg.relative, regions=cfg.regions)
+
+
 def find_prototypes(explicit: str | Path | None = None) -> Path:
-    """explicit path -> ./weights/prototypes.json -> $STCCL_WEIGHTS/prototypes.json -> shipped."""
-    if explicit is not None:
-        p = Path(explicit)
-        if not p.is_file():
-            raise InputError(f"prototypes file not found: {p}")
-        return p
-    candidates = [Path("weights") / PROTOTYPES_FILE]
-    if os.environ.get("STCCL_WEIGHTS"):
-        candidates.append(Path(os.environ["STCCL_WEIGHTS"]) / PROTOTYPES_FILE)
-    return next((c for c in candidates if c.is_file()), PACKAGED)
+    """explicit path -> ./weights/prototypes.json -> $STCCL_WEIGHTS/prototypes.json -> shipped
+    (stccl.weights.FILES["prototypes"])."""
+    found = find_weights("prototypes", explicit)
+    if found is None:  # only an explicit path can be missing: the shipped file is always there
+        raise InputError(f"prototypes file not found: {explicit}")
+    return found
 
 
 def load_prototypes(source: str | Path | dict | None = None) -> dict[str, np.ndarray]:
@@ -198,8 +199,8 @@ class WarpEngine:
     It runs on the CPU in numpy, whatever the device: its work is a few small solves a frame."""
 
     name = "warp"
+    caps = ENGINES["warp"].caps
     size = None
-    uses_pixels = False
 
     def __init__(self, prototypes: str | Path | dict | None = None, device: str = "cpu", grid: int = 48,
                  absolute: bool = True, regions: str | None = None):

@@ -4,13 +4,15 @@ Torch-free, like every config (stccl.typed)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated
 
-from ..config import Device, Emotion
-from ..typed import Check, at_least
+from ..config import Device, Emotion, TrackerName
+from ..registry import ENGINES
+from ..typed import Check, OneOf, at_least
 from .protocols import check_protocol
 
 Count = Annotated[int, at_least(1)]
+EngineColumn = Annotated[str, OneOf(ENGINES.names, ENGINES.names_help)]
 
 
 @dataclass
@@ -29,7 +31,7 @@ class ScoringWeights:
 class EvalConfig:
     """`stccl eval`: metrics of one edit, or the protocol with engines side by side."""
 
-    tracker: Literal["auto", "fan", "dlib"] = "dlib"  # landmark tracker, the same on both videos
+    tracker: TrackerName = "dlib"  # landmark tracker, the same on both videos
     device: Device = "cpu"  # device of the scoring networks (and the protocol's neural engines)
     prototypes: str | None = None  # warp prototypes for the expression shift (and the protocol's warp engine)
     max_frames: Annotated[int, at_least(0)] = 0  # use only the first N frames of each clip; 0 = all
@@ -40,6 +42,7 @@ class EvalConfig:
     reference: str | None = None  # real footage of the target emotion for FAD and expression similarity (default: INPUT)
     # the protocol (--data)
     protocol: Annotated[str, Check(check_protocol, "a protocol name")] = "mead-intra"  # mead-intra, mead-cross, ravdess-intra or ravdess-cross: test actors and reference map
+    engines: list[EngineColumn] = field(default_factory=list)  # engines to compare, by name; empty: every engine that needs no weights (warp), then those whose weights are given (neural, --weights)
     weights: str | None = None  # generator trained with the STCCL loss (engine "neural")
     weights_no_stccl: str | None = None  # the same generator trained without it ("neural-no-stccl")
     emotions: list[Emotion] = field(default_factory=list)  # target emotions; empty: the protocol's 7 (MEAD) or 6 (RAVDESS)

@@ -150,7 +150,7 @@ def evaluate_pair(input: str | Path, edited: str | Path, opts: EvalConfig | None
     return {
         "kind": "pair", "stccl_version": __version__,
         "input": str(input), "edited": str(edited), "emotion": emotion,
-        "tracker": getattr(backend, "name", opts.tracker),
+        "tracker": backend.name,
         "frames": {"input": ia.frames, "edited": ib.frames, "compared": compared,
                    "input_face": a.faces, "edited_face": b.faces, "both_face": both},
         "real_set": real_set,

@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import __version__
 from ..data.store import PreparedClip, PreparedDataset
+from ..edit.warp import find_prototypes
 from ..errors import DataError
 from ..typed import validate
 from ..face import make_backend
@@ -152,8 +153,8 @@ def run_protocol(data: str | Path, out_dir: str | Path, opts: EvalConfig | None 
         "missing_actors": [a for a in proto.actors if a not in present],
         "real_set": ("the reference actor's real clips of the target emotion: FAD compares the "
                      "generated frames with them, expression similarity the mean expression features"),
-        "weights": {**scorers.weights, "prototypes": engines[0].info["weights"]},
-        "tracker": getattr(backend, "name", opts.tracker),
+        "weights": {**scorers.weights, "prototypes": str(find_prototypes(opts.prototypes))},
+        "tracker": backend.name,
         "options": _options(opts),
         "table": table, "per_actor": per_actor, "skipped": skipped, "notes": notes,
         "clips": clips_out,
@@ -207,7 +208,7 @@ def _score_edit(src: _Source, eng: LoadedEngine, emotion: str, prototype, scorer
     edited = edit_crops(eng.engine, src.crops, src.lmk_aligned, emotion, opts.intensity, opts.batch, fps)
     lmk = track_crops(edited, fps, backend, opts.tracker)
     # the move asked: the target less what the source shows, where the engine reads it (warp)
-    move = intended_move(src.lmk, prototype, getattr(eng.engine, "expression", None))
+    move = intended_move(src.lmk, prototype, eng.engine.expression)
     m = landmark_metrics(src.lmk, lmk, move)
     pix = PixelStats()
     size = src.crops.shape[1]

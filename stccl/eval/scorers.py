@@ -56,11 +56,11 @@ class Scorers:
     @classmethod
     def load(cls, paths: ScoringWeights, device: str = "cpu") -> Scorers:
         from ..devices import resolve_device
-        from ..models.io import find_weights
+        from ..weights import find
 
         s = cls()
         s.device = torch.device(resolve_device(device))
-        found = find_weights(CLASSIFIER_FILE, paths.classifier)
+        found = find("classifier", paths.classifier)
         if paths.classifier is not None and found is None:
             raise WeightsError(f"classifier weights not found: {paths.classifier}")
         if found is not None:

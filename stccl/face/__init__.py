@@ -1,6 +1,6 @@
 """Face tracking, smoothing, alignment and paste-back (RGB uint8 frames, 68-point landmarks).
 
-Names are imported lazily, so that `stccl.face.pick` (used by the configs) stays light.
+Names are imported lazily: `import stccl.face` loads none of its modules.
 """
 
 from importlib import import_module
@@ -8,12 +8,12 @@ from importlib import import_module
 _WHERE = {
     "align": ("SimilaritySmoother", "invert", "paste_back", "similarity_from_landmarks", "template",
               "transform_landmarks", "warp_to_crop"),
-    "backends": ("Backend", "DlibBackend", "FanBackend", "fan_weights_path", "make_backend"),
+    "backend": ("Backend", "BaseBackend", "Follow"),
+    "backends": ("DlibBackend", "FanBackend", "fan_weights_path", "make_backend"),
     "smooth": ("FACE_DETECTED", "FACE_INTERPOLATED", "FACE_MISSING", "LandmarkSmoother", "OneEuro",
                "fill_gaps", "smooth_track"),
     "stream": ("FaceFrame", "FaceStream", "track_video"),
     "tracker": ("FaceTracker",),
-    "pick": ("check_face",),
 }
 _MODULE = {name: module for module, names in _WHERE.items() for name in names}
 __all__ = sorted(_MODULE)

@@ -11,21 +11,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .backends import Backend, doubtful
+from .backend import Backend
 
 
 def fresh_landmarks(frame: np.ndarray, backend: Backend, detect_size: int = 480,
                     turned_size: int = 320) -> np.ndarray | None:
-    """(68, 2) landmarks of the largest face in `frame`, or None. HOG first (upsampled when
-    it finds nothing), dlib's CNN detector when HOG finds nothing or only doubtful boxes."""
-    boxes = backend.detect(frame, max_side=detect_size)
-    if doubtful(boxes):
-        turned = backend.detect_turned(frame, max_side=turned_size)
-        boxes = turned if len(turned) else boxes
+    """(68, 2) landmarks of the largest face in `frame`, or None, found by the backend's
+    detection policy (dlib: HOG, upsampled when it finds nothing; its CNN detector when HOG
+    finds nothing or only doubtful faces)."""
+    boxes = backend.find_faces(frame, max_side=detect_size,
+                               turned=lambda: backend.detect_turned(frame, max_side=turned_size))
     if len(boxes) == 0:
         return None
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return backend.landmarks(frame, boxes[int(np.argmax(areas)), :4])
+    return backend.landmarks(frame, boxes[0, :4])
 
 
 def read_landmarks(path: str | Path, backend: Backend | None = None, every: int = 1,

@@ -23,7 +23,6 @@ import math
 import numpy as np
 
 from .smooth import inter_ocular
-from .tracker import box_from_landmarks
 
 MOUTH = slice(48, 68)
 # box nudges: (x shift, y shift) in sides of the box, and a size change
@@ -36,7 +35,7 @@ UNSURE = 0.08  # ... and from which it is not applied at all
 def fit_spread(backend, image: np.ndarray, lmk: np.ndarray) -> float:
     """The median, over fits of `image` from boxes nudged around the box of `lmk`, of the
     mean distance of their mouth points from those of `lmk`, in inter-ocular distances."""
-    box = np.asarray(box_from_landmarks(lmk), np.float64)
+    box = np.asarray(backend.box_from_landmarks(lmk), np.float64)
     centre, side = (box[:2] + box[2:]) / 2, float(np.mean(box[2:] - box[:2]))
     mouth = np.asarray(lmk, np.float64)[MOUTH]
     far = []

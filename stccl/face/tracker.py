@@ -4,11 +4,12 @@ Between detections the box comes from the previous frame's landmarks. A detectio
 every `detect_every` frames, when the landmark fit jumps, or when the face region stops looking
 like it did one frame earlier (a cut, a black frame). The check is a cheap detection on a small
 region around the face; only when that finds nothing does a full-frame detection run.
-When dlib's HOG detector finds nothing (a turned or profile face), its CNN detector looks, at
-low resolution: around the last known face, or on the whole frame at most every
+Detection follows the backend's policy (`find_faces`): where its detector finds nothing or
+only doubtful faces (dlib's HOG on a turned or profile face), its turned-face detector (dlib's
+CNN) looks, at low resolution: around the last known face, or on the whole frame at most every
 `_TURNED_EVERY` frames while no face is followed. Each check also refits the landmarks from
-the detection and takes that fit when the followed one has drifted from it.
-No smoothing happens here.
+the detection and takes that fit when the followed one has drifted from it. Between checks the
+face is followed by the backend's own `follow` policy. No smoothing happens here.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ import numpy as np
 
 from ..config import TrackConfig
 from ..errors import NoFaceError
-from .backends import WEAK_HOG_SCORE, Backend, check_image, doubtful
+from .backend import Backend, check_image
+from .boxes import (  # noqa: F401  (box_from_landmarks, box_distance: re-exported)
+    box_center, box_distance, box_from_landmarks, box_size, iou, landmark_extent, nearest_box,
+)
 from .smooth import inter_ocular
-
-# detector-like box from landmark extents, calibrated against dlib's HOG boxes on real clips
-_BOX_SCALE = 1.04
-_BOX_Y_SHIFT = -0.076  # of the box side; HOG boxes stop above the chin
 
 _ROI_FACE = 110  # face size (px) in the region-of-interest image
 _ROI_CONTEXT = 2.0  # region side / box side
@@ -40,57 +40,6 @@ _MATCH_TRACKING = 0.5  # max normalised distance to the followed face while trac
 _MATCH_SHORT_LOSS = 1.0  # ... after a short loss; after a long one the nearest face wins
 _TURNED_EVERY = 5  # while searching, the CNN detector runs on at most one frame in this many
 _DRIFT = 0.06  # mean distance (inter-ocular units) of a refit that replaces the followed fit
-_MOVED = 0.04  # box move (of its side) past which the fit is redone from its own box
-
-
-def landmark_extent(lmk: np.ndarray) -> np.ndarray:
-    lo, hi = lmk.min(0), lmk.max(0)
-    return np.array([lo[0], lo[1], hi[0], hi[1]], np.float64)
-
-
-def box_from_landmarks(lmk: np.ndarray) -> np.ndarray:
-    """Square detector-like box (x0, y0, x1, y1) around a (68, 2) landmark set."""
-    x0, y0, x1, y1 = landmark_extent(lmk)
-    side = _BOX_SCALE * ((x1 - x0) + (y1 - y0)) / 2
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 + _BOX_Y_SHIFT * side
-    return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
-
-
-def box_size(box) -> float:
-    return float(np.sqrt(max(box[2] - box[0], 1e-6) * max(box[3] - box[1], 1e-6)))
-
-
-def box_center(box) -> np.ndarray:
-    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
-
-
-def iou(a, b) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    inter = max(w, 0) * max(h, 0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
-def box_distance(a, b) -> float:
-    """Centre distance in units of `b`'s size, plus the log size ratio."""
-    sa, sb = box_size(a), box_size(b)
-    return float(np.linalg.norm(box_center(a) - box_center(b)) / sb + abs(np.log(sa / sb)))
-
-
-def nearest_box(boxes: np.ndarray, ref, limit: float | None) -> np.ndarray | None:
-    if len(boxes) == 0:
-        return None
-    d = [box_distance(b, ref) for b in boxes]
-    i = int(np.argmin(d))
-    return boxes[i, :4] if limit is None or d[i] <= limit else None
-
-
-def moved(a, b) -> float:
-    """How far box `b` lies from box `a`: the larger of the centre shift and the size change,
-    in sides of `a`."""
-    side = box_size(a)
-    return max(float(np.linalg.norm(box_center(b) - box_center(a))), abs(box_size(b) - side)) / side
 
 
 def mean_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -157,11 +106,15 @@ class FaceTracker:
     is done, when `cfg.face` asked for more faces than any frame showed.
     """
 
-    def __init__(self, backend: Backend, cfg: TrackConfig | None = None) -> None:
-        self.backend = backend
+    def __init__(self, backend: Backend | str, cfg: TrackConfig | None = None) -> None:
+        """`backend`: a built tracker, or a tracker's name (built by make_backend; an unknown
+        name is an InputError)."""
         self.cfg = cfg or TrackConfig()
-        if self.cfg.face == "all":  # the edit's lanes (stccl.edit.lanes) each follow one face
-            raise ValueError("a FaceTracker follows one face: give it a face index")
+        if isinstance(backend, str):
+            from .backends import make_backend
+
+            backend = make_backend(backend, self.cfg.device)
+        self.backend = backend
         self.stats = {"frames": 0, "detections": 0, "roi_detections": 0, "turned_detections": 0,
                       "refits": 0, "moved_fits": 0, "lost": 0}
         self.most_faces = 0  # most faces one frame showed while the face to follow was picked
@@ -188,18 +141,16 @@ class FaceTracker:
         return lmk
 
     def _track(self, frame: np.ndarray) -> np.ndarray | None:
-        box = box_from_landmarks(self._lmk)
-        lmk = self.backend.landmarks(frame, box)
-        fitted = box_from_landmarks(lmk)
-        if moved(box, fitted) > _MOVED:
-            # the face moved fast: dlib's fit depends on its start box, and from one this far
-            # off it can settle on another mouth (d12: a wide open one read closed)
-            self.stats["moved_fits"] += 1
-            lmk = self.backend.landmarks(frame, fitted)
-            fitted = box_from_landmarks(lmk)
+        box = self.backend.box_from_landmarks(self._lmk)
+        fit = self.backend.follow(frame, self._lmk)  # the backend's own follow policy
+        lmk = fit.landmarks
+        self.stats["moved_fits"] += int(fit.refitted)
+        fitted = self.backend.box_from_landmarks(lmk)
         self._since += 1
         moved_patch = appearance_patch(frame, fitted)
         suspect = jumped(self._lmk, lmk) or similarity(self._patch, moved_patch) < _MIN_SIMILARITY
+        if fit.presence is not None:  # a backend that can say whether a face is there
+            suspect = suspect or fit.presence < self.backend.caps.weak
         if not (suspect or self._since >= self.cfg.detect_every):
             self._next_patch = moved_patch
             return lmk
@@ -218,7 +169,7 @@ class FaceTracker:
         """Landmarks from a detection box, fitted twice: the second time from the box of the
         first fit, so that boxes of either detector give the same fit."""
         lmk = self.backend.landmarks(frame, box)
-        return self.backend.landmarks(frame, box_from_landmarks(lmk))
+        return self.backend.landmarks(frame, self.backend.box_from_landmarks(lmk))
 
     def _confirm(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
         """The followed face's detection box near `box`: ROI first, then the full frame, then
@@ -232,14 +183,10 @@ class FaceTracker:
         return found
 
     def _acquire(self, frame: np.ndarray) -> np.ndarray | None:
-        boxes = self._detect_full(frame)
-        if self.cfg.turned and doubtful(boxes):
-            turned = self._search_turned(frame)
-            boxes = turned if len(turned) else boxes
+        boxes = self._detect_full(frame, turned=lambda: self._search_turned(frame))
         if self._last_box is None:
             self.most_faces = max(self.most_faces, len(boxes))
-            order = np.argsort(-(boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))
-            box = boxes[order[self.cfg.face], :4] if self.cfg.face < len(boxes) else None
+            box = boxes[self.cfg.face, :4] if self.cfg.face < len(boxes) else None
         else:
             limit = _MATCH_SHORT_LOSS if self._missed <= self.cfg.max_gap else None
             box = nearest_box(boxes, self._last_box, limit)
@@ -249,16 +196,15 @@ class FaceTracker:
         return self._fit(frame, box)
 
     def find(self, frame: np.ndarray) -> np.ndarray:
-        """The confident face boxes in `frame` (N, 5), largest first: the full-frame HOG
-        detection, and the CNN detector's at low resolution where HOG finds only doubtful
-        boxes. For finding faces to follow (`--face all`); what is followed does not change."""
-        boxes = self._detect_full(frame)
-        if self.cfg.turned and doubtful(boxes):
+        """The confident face boxes in `frame` (N, 5), largest first: the full-frame detection,
+        and the turned-face detector's at low resolution where that finds only doubtful
+        faces. For finding faces to follow (`--face all`); what is followed does not change."""
+        def turned() -> np.ndarray:
             self.stats["turned_detections"] += 1
-            turned = self.backend.detect_turned(frame, max_side=self.cfg.turned_size)
-            boxes = turned if len(turned) else boxes
-        boxes = boxes[boxes[:, 4] >= WEAK_HOG_SCORE]
-        return boxes[np.argsort(-(boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))]
+            return self.backend.detect_turned(frame, max_side=self.cfg.turned_size)
+
+        boxes = self._detect_full(frame, turned=turned)
+        return boxes[boxes[:, 4] >= self.backend.caps.weak]
 
     def seed(self, frame: np.ndarray, box: np.ndarray) -> None:
         """Follow the face in `box` from this frame on (a face found by `find`)."""
@@ -307,17 +253,20 @@ class FaceTracker:
         boxes[:, :4] = boxes[:, :4] / scale + np.tile(origin, 2)
         return boxes
 
-    def _detect_full(self, frame: np.ndarray) -> np.ndarray:
+    def _detect_full(self, frame: np.ndarray, turned=None) -> np.ndarray:
+        """The faces of the whole frame by the backend's detection policy, largest first;
+        `turned` (when the config allows it) searches with the turned-face detector."""
         self.stats["detections"] += 1
         upsample = None
         if self._last_box is not None:
             scale = min(1.0, self.cfg.detect_size / max(frame.shape[:2]))
             upsample = int(box_size(self._last_box) * scale < _MIN_HOG_FACE)
-        return self.backend.detect(frame, max_side=self.cfg.detect_size, upsample=upsample)
+        return self.backend.find_faces(frame, max_side=self.cfg.detect_size, upsample=upsample,
+                                       turned=turned if self.cfg.turned else None)
 
     def _keep(self, frame: np.ndarray, lmk: np.ndarray) -> None:
         self._lmk = lmk
-        self._last_box = box_from_landmarks(lmk)
+        self._last_box = self.backend.box_from_landmarks(lmk)
         self.followed = True
         patch, self._next_patch = self._next_patch, None
         self._patch = patch if patch is not None else appearance_patch(frame, self._last_box)

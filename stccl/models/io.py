@@ -19,7 +19,7 @@ from .. import __version__
 from ..typed import to_dict
 from ..errors import WeightsError
 from ..fs import atomic_path
-from .find import find_weights  # noqa: F401  (re-exported)
+from ..weights import find_weights  # noqa: F401  (re-exported)
 
 
 _WRAPPERS = ("state_dict", "model", "net", "network")
@@ -183,6 +183,11 @@ def load_model(kind: str, path: str | Path, device: str | torch.device = "cpu"):
     cfg = from_dict(_symbol(spec.config), meta["config"], f"{path} config")
     model = _symbol(spec.model)(cfg)
     load_state(path, model, device)
+    return model.to(device).eval(), cfg, parse_metadata(meta, path)
+
+
+def parse_metadata(meta: dict, path: str | Path) -> dict:
+    """`read_metadata`'s dict with its JSON values parsed and `steps` a whole number (0 = untrained)."""
     for key, value in meta.items():
         if key not in ("format", "kind", "config", "stccl_version") and isinstance(value, str):
             try:
@@ -193,7 +198,7 @@ def load_model(kind: str, path: str | Path, device: str | torch.device = "cpu"):
         meta["steps"] = int(meta.get("steps", 0))
     except (TypeError, ValueError):
         raise WeightsError(f"{path}: its metadata 'steps' is not a whole number: {meta['steps']!r}") from None
-    return model.to(device).eval(), cfg, meta
+    return meta
 
 
 def _symbol(ref: str):
