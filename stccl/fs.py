@@ -103,6 +103,41 @@ class OutputExists(InputError):
     """The output path was taken by someone else while this run worked."""
 
 
+class FolderBusy(InputError):
+    """Another live process holds the folder's lock."""
+
+
+LOCK = ".lock"
+
+
+@contextmanager
+def locked_folder(folder: str | Path, what: str = "run folder") -> Iterator[None]:
+    """Hold `folder`'s lock (FOLDER/.lock, an flock that the system drops when the holder dies,
+    kill -9 included) while the block runs; FolderBusy, one line naming the holder, when a live
+    process has it. Where the platform has no flock the block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    path = Path(folder) / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            raise FolderBusy(f"{folder}: this {what} is in use by {holder}; wait for it to finish, "
+                             "or use another folder") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()} on {HOST}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing drops the lock
+
+
 def claim(tmp: str | Path, path: str | Path, overwrite: bool = False) -> None:
     """Publish the finished file `tmp` at `path` in one step.
 

@@ -17,6 +17,7 @@ from stccl.fs import VIDEO_EXTENSIONS, ensure_writable_dir
 from .common import CONFIG_OPTION, VERBOSE_OPTION, ConfigOptions, cli_errors, console, make_progress, one_line
 
 opt = ConfigOptions(EditConfig)
+UNCHANGED_EXIT = 3  # no input failed, but at least one came out unchanged (the edit eased out everywhere)
 
 
 @cli_errors
@@ -81,8 +82,8 @@ def edit(
     cfg: EditConfig = opt.resolve(EditConfig(), config, locals())
     if face is not None:
         cfg = _with_face(cfg, face)
-    files = _expand(inputs)
-    if out is not None and len(files) > 1:
+    found = _expand(inputs)
+    if out is not None and len(found) > 1:
         raise InputError("-o/--out takes one input; use --out-dir for several")
     if out_dir is not None:
         ensure_writable_dir(out_dir)
@@ -90,15 +91,20 @@ def edit(
         from stccl.video.writer import codec_for
 
         codec_for(out, cfg.codec)  # a codec the container cannot hold: one line, before any work
+    targets = {src: out or default_output(src, cfg.emotion, out_dir / sub if out_dir else None, cfg.codec)
+               for src, sub in found}
+    _check_clashes(targets)
     from stccl.edit.editor import Editor  # here, not at the top: `stccl --version` imports no torch
 
     editor = Editor(config=cfg)
-    results = _run(editor, files, out, out_dir, cfg, preview, compare)
-    if len(files) == 1 and results[0][1] is not None:
+    results = _run(editor, targets, cfg, preview, compare, make_dirs=out_dir is not None)
+    if len(targets) == 1 and results[0][1] is not None:
         raise StcclError(results[0][1])
     _print_summary(results, every_face=cfg.faces == "all")
     if any(err for _, err, _ in results):
         raise typer.Exit(1)
+    if any(s.unchanged for _, _, s in results):
+        raise typer.Exit(UNCHANGED_EXIT)
 
 
 def _with_face(cfg: EditConfig, face: str) -> EditConfig:
@@ -109,41 +115,55 @@ def _with_face(cfg: EditConfig, face: str) -> EditConfig:
         raise InputError(f"--face {e}") from None
 
 
-def _expand(inputs: list[Path]) -> list[Path]:
-    files: list[Path] = []
+def _expand(inputs: list[Path]) -> list[tuple[Path, Path]]:
+    """(video, its folder relative to the folder given) for every input: a folder's videos,
+    sub-folders included (kept under --out-dir), or a file (relative folder ".")."""
+    files: list[tuple[Path, Path]] = []
     for p in inputs:
         if p.is_dir():
             found = sorted(f for f in p.rglob("*") if f.suffix.lower() in VIDEO_EXTENSIONS
                            and f.is_file() and not is_edit_output(f) and not f.name.startswith("."))
             if not found:
                 raise InputError(f"no video files in {p}")
-            files += found
+            files += [(f, f.parent.relative_to(p)) for f in found]
         elif p.exists():
-            files.append(p)
+            files.append((p, Path(".")))
         else:
             raise InputError(f"input not found: {p}")
     return files
 
 
-def _run(editor, files: list[Path], out: Path | None, out_dir: Path | None,
-         cfg: EditConfig, preview: bool, compare: bool):
+def _check_clashes(targets: dict[Path, Path]) -> None:
+    """Two inputs that would be written to one output: one line, before any work."""
+    seen: dict[Path, Path] = {}
+    for src, target in targets.items():
+        key = target.absolute()
+        if key in seen:
+            raise InputError(f"{seen[key]} and {src} would both be written to {target}; "
+                             "edit them in separate runs or give their folder (--out-dir keeps sub-folders)")
+        seen[key] = src
+
+
+def _run(editor, targets: dict[Path, Path], cfg: EditConfig, preview: bool, compare: bool, make_dirs: bool):
     from stccl.video.probe import probe
 
     results = []
     progress = make_progress(transient=True)  # the summary table replaces the bars
-    overall = progress.add_task("files", total=len(files), visible=len(files) > 1)
+    overall = progress.add_task("files", total=len(targets), visible=len(targets) > 1)
     try:
-        for src in files:
+        for src, target in targets.items():
             try:
                 probe(src)  # bad files fail here, before any bar or notice is shown
                 if not progress.live.is_started:
                     if editor.notice:
                         console.print(f"[yellow]note:[/] {editor.notice}", highlight=False)
                     progress.start()
-                results.append((src, None, _edit_one(editor, src, out, out_dir, cfg, preview, compare, progress)))
+                if make_dirs:  # --out-dir's sub-folders, as the inputs' folders have them
+                    ensure_writable_dir(target.parent)
+                results.append((src, None, _edit_one(editor, src, target, cfg, preview, compare, progress)))
             except StcclError as e:
                 results.append((src, one_line(e), None))
-                if len(files) > 1:
+                if len(targets) > 1:
                     progress.console.print(f"[red]failed[/] {src}: {one_line(e)}", highlight=False)
             progress.advance(overall)
     finally:
@@ -152,10 +172,10 @@ def _run(editor, files: list[Path], out: Path | None, out_dir: Path | None,
     return results
 
 
-def _edit_one(editor, src, out, out_dir, cfg, preview, compare, progress):
-    target = out or default_output(src, cfg.emotion, out_dir, cfg.codec)
+def _edit_one(editor, src, target, cfg, preview, compare, progress):
     png = target.with_suffix(".preview.png")
-    if preview and png.exists() and not cfg.overwrite:
+    redo = cfg.overwrite or not editor.made_before(src, target)
+    if preview and png.exists() and redo:
         raise InputError(f"{png} exists; pass --overwrite to replace it")
     task = progress.add_task(f"  {src.name}", total=None)
 
@@ -164,7 +184,7 @@ def _edit_one(editor, src, out, out_dir, cfg, preview, compare, progress):
 
     summary = editor.edit(src, out=target, compare=compare, on_progress=on_progress)
     progress.update(task, completed=summary.frames, total=summary.frames)
-    if preview:
+    if preview and (redo or not png.exists()):
         from stccl.edit.preview import write_preview
 
         write_preview(src, target, png, overwrite=cfg.overwrite)
@@ -172,7 +192,12 @@ def _edit_one(editor, src, out, out_dir, cfg, preview, compare, progress):
 
 
 def _status(s) -> str:
-    """'ok', or 'ok, ...' in yellow with what the read had to work around."""
+    """'ok', 'ok, ...' in yellow with what the read had to work around, 'unchanged' where the
+    edit eased out on every frame, 'ok (done before)' for an earlier run's output."""
+    if s.done_before:
+        return "ok (done before)"
+    if s.unchanged:
+        return "[yellow]unchanged[/] (eased out on every frame)"
     notes = []
     if s.frames < s.expected_frames:
         notes.append(f"{s.frames}/{s.expected_frames} frames read")
@@ -195,6 +220,9 @@ def _print_summary(results, every_face: bool = False) -> None:
     for src, err, s in results:
         if err:
             table.add_row(src.name, *["-"] * (len(cols) - 2), f"[red]failed[/]: {err}")
+            continue
+        if s.done_before:  # nothing was measured this time
+            table.add_row(src.name, Path(s.output).name, str(s.frames), *["-"] * (len(cols) - 4), _status(s))
             continue
         face = f"{100 * s.face_frames / max(s.frames, 1):.0f}%"
         faces = (str(s.faces),) if every_face else ()

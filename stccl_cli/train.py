@@ -45,6 +45,7 @@ def train(
     device: Optional[str] = opt("train.device", "--device"),
     export: Optional[Path] = typer.Option(
         None, "--export", help="Also copy each result into this folder (e.g. weights/, where edit finds it)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Let --export replace files this run did not write."),
     config: Optional[Path] = CONFIG_OPTION,
     verbose: bool = VERBOSE_OPTION,
 ) -> None:
@@ -98,7 +99,7 @@ def train(
             progress.update(tasks[name], completed=step, total=total, description=f"{name}{loss}")
 
         run(data, out, stage=stage, preset=preset, config=config, overrides=overrides, export=export,
-            on_step=on_step, on_result=lambda r: console.print(_table(r)))
+            on_step=on_step, on_result=lambda r: console.print(_table(r)), overwrite=overwrite)
 
 
 def _quiet_unless_rank_zero() -> None:

@@ -16,16 +16,17 @@ LABEL_HEIGHT = 0.06  # label text height, as a part of the frame height
 
 
 def write_compare(src: str | Path, edited: str | Path, out: str | Path, label: str,
-                  overwrite: bool = False, crf: int = 18) -> Path:
+                  overwrite: bool = False, crf: int = 18, metadata: dict[str, str] | None = None) -> Path:
     """Write `out`: `src` (left, labelled "input") beside `edited` (right, labelled `label`),
-    (2W x H, rounded up to even), with `src`'s audio. Claimed atomically like every output."""
+    (2W x H, rounded up to even), with `src`'s audio, tagged with `metadata` (the edit's own
+    tags: a rerun knows it by them). Claimed atomically like every output."""
     from moviepy import CompositeVideoClip, TextClip, VideoFileClip
 
     src, edited, out = Path(src), Path(edited), Path(out)
     if out.exists() and not overwrite:
         raise InputError(f"{out} exists; pass --overwrite to replace it")
     info = probe(src)
-    remove_stale_temps(out.parent, [out.name])
+    remove_stale_temps(out.parent)  # every dead run's temp here, whatever output it was for
     temp = temp_path(out)
     left = right = None
     try:
@@ -45,7 +46,7 @@ def write_compare(src: str | Path, edited: str | Path, out: str | Path, label: s
                 str(temp), fps=info.fps, codec="libx264", audio_codec="aac", preset="fast",
                 temp_audiofile_path=scratch, logger=None, pixel_format="yuv420p",
                 ffmpeg_params=["-crf", str(crf), "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",
-                               "-metadata", "comment=before/after comparison written by stccl"])
+                               *_metadata({**(metadata or {}), "comment": "before/after comparison written by stccl"})])
         claim(temp, out, overwrite)
     except OSError as e:
         raise VideoError(f"{out}: cannot write the comparison ({e})") from None
@@ -55,6 +56,12 @@ def write_compare(src: str | Path, edited: str | Path, out: str | Path, label: s
                 clip.close()
         temp.unlink(missing_ok=True)
     return out
+
+
+def _metadata(tags: dict[str, str]) -> list[str]:
+    """ffmpeg arguments that write `tags` (keys of its own too: use_metadata_tags)."""
+    return ["-movflags", "+use_metadata_tags",
+            *(arg for k, v in tags.items() for arg in ("-metadata", f"{k}={v}"))]
 
 
 def _label(TextClip, text: str, size: int):

@@ -15,8 +15,8 @@ from ..face import make_backend
 from ..registry import ENGINES, Entry
 from ..weights import FILES, find
 from .engine import Engine
-from .outputs import compare_output, default_output, is_edit_output  # noqa: F401  (is_edit_output: re-exported)
-from .pipeline import EditSummary, Progress, edit_video
+from .outputs import compare_output, default_output, is_edit_output, made_by  # noqa: F401  (is_edit_output: re-exported)
+from .pipeline import EditSummary, Progress, edit_tags, edit_video
 
 GENERATOR_FILE = FILES["generator"].file
 
@@ -109,17 +109,40 @@ class Editor:
                                       regions=regions, overwrite=overwrite), {}, face)
         src = Path(src)
         out = Path(out) if out is not None else default_output(src, cfg.emotion, codec=cfg.codec)
-        side = compare_output(out) if compare else None
-        if side is not None and side.exists() and not cfg.overwrite:
-            raise InputError(f"{side} exists; pass --overwrite to replace it")
         engine = self.engine if cfg.regions == self.config.regions else make_engine(cfg)[0]
-        summary = edit_video(src, out, cfg, engine, self.backend, on_progress)
+        side = compare_output(out) if compare else None
+        side_kept = side is not None and side.exists() and not cfg.overwrite
+        if side_kept and not self.made_before(src, side, cfg, engine.name):
+            raise InputError(f"{side} exists; pass --overwrite to replace it")
+        if not cfg.overwrite and self.made_before(src, out, cfg, engine.name):
+            summary = _done_before(src, out, cfg, engine.name)  # a rerun finishes what is missing
+        else:
+            summary = edit_video(src, out, cfg, engine, self.backend, on_progress)
         if side is not None:
             from .compare import write_compare
 
-            summary.compare = str(write_compare(src, out, side, f"stccl: {cfg.emotion}",
-                                                overwrite=cfg.overwrite, crf=cfg.crf))
+            if not side_kept:
+                write_compare(src, out, side, f"stccl: {cfg.emotion}", overwrite=cfg.overwrite, crf=cfg.crf,
+                              metadata=edit_tags(src, cfg, engine.name))
+            summary.compare = str(side)
         return summary
+
+    def made_before(self, src: str | Path, out: str | Path, cfg: EditConfig | None = None,
+                    engine: str | None = None) -> bool:
+        """Whether `out` exists and is this very edit's output (or its comparison), from an
+        earlier run of the same command on the same input: its stccl tags match."""
+        cfg = cfg or self.config
+        out = Path(out)
+        return out.is_file() and made_by(out, edit_tags(src, cfg, engine or self.engine.name))
+
+
+def _done_before(src: Path, out: Path, cfg: EditConfig, engine: str) -> EditSummary:
+    """The summary of an output an earlier run of this edit wrote (nothing is redone)."""
+    from ..video import probe
+
+    info = probe(out)
+    return EditSummary(str(src), str(out), engine, cfg.emotion, cfg.intensity, frames=info.frames,
+                       expected_frames=info.frames, frame_rate=info.fps, done_before=True)
 
 
 def _with(cfg: EditConfig, changes: dict, track: dict, face: int | str | None = None) -> EditConfig:

@@ -31,3 +31,17 @@ def is_edit_output(path: Path) -> bool:
     wrote x.HAPPY.mp4; <stem>.plan.mp4; <stem>.<...>.compare.mp4), so folders can be re-run."""
     parts = path.name.split(".")
     return len(parts) >= 3 and parts[-2].strip().lower() in (*EMOTIONS, PLAN, COMPARE)
+
+
+def made_by(path: Path, tags: dict[str, str]) -> bool:
+    """Whether the video at `path` is the output of an edit tagged `tags` (stccl.edit.pipeline.
+    edit_tags: version, input, emotion, intensity, engine, regions): a rerun of the same
+    command may keep it and finish what is missing. False for any other file."""
+    from ..errors import StcclError
+    from ..video.probe import probe
+
+    try:
+        found = probe(path).tags
+    except StcclError:
+        return False
+    return all(found.get(k) == v for k, v in tags.items() if k.startswith("stccl_"))

@@ -6,6 +6,8 @@ buffer, the ease look-ahead and one engine batch.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import time
@@ -16,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from .. import __version__
-from ..config import EditConfig
+from ..config import EditConfig, to_dict
 from ..errors import InputError, NoFaceError
 from ..plan import is_plan, parse_plan
 from ..face import transform_landmarks, warp_to_crop
@@ -58,6 +60,14 @@ class EditSummary:
     shown: dict = field(default_factory=dict)
     compare: str | None = None  # the before/after video written beside the output, if asked for
     faces: int = 0  # faces edited (--face all: every face the video shows; else 0 or 1)
+    peak: float = 0.0  # the largest effective intensity (intensity x ease x window x pose) on any frame
+    done_before: bool = False  # the output was an earlier run's of this same edit: kept, not redone
+
+    @property
+    def unchanged(self) -> bool:
+        """The edit eased out entirely: an effective intensity of 0 on every frame (no face, a
+        face the landmarks were never sure of, intensity 0), so the output shows the input."""
+        return not self.done_before and self.peak <= 0.0
 
     @property
     def shown_label(self) -> str:
@@ -95,7 +105,7 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
     writer = VideoWriter(out, info.fps, info.width, info.height, audio_from=src, inputs=[src],
                          overwrite=cfg.overwrite, crf=cfg.crf, preset=cfg.preset,
                          rotation=info.rotation, pix_fmt=carry, codec=cfg.codec, colour=info.colour,
-                         tags=edit_tags(emotion, engine.name, cfg.regions))
+                         tags=edit_tags(src, cfg, engine.name))
     try:
         run = _Run(cfg, engine, windows, writer, summary)
         run.planes = (info.width, info.height) if carry == "yuv420p" else None
@@ -125,11 +135,17 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
     return summary
 
 
-def edit_tags(emotion: str, engine: str, regions: str | None = None) -> dict[str, str]:
-    """The metadata every output carries: it says that a face in it was changed, and how."""
-    what = f"emotion {emotion}, engine {engine}" + (f", regions {regions}" if regions else "")
+def edit_tags(src: str | Path, cfg: EditConfig, engine: str) -> dict[str, str]:
+    """The metadata every output carries: it says that a face in it was changed, and how. A
+    rerun of the same command on the same input knows its own output by the stccl_ tags
+    (stccl.edit.outputs.made_by): the input by its size, every setting by a digest."""
+    what = f"emotion {cfg.emotion}, engine {engine}" + (f", regions {cfg.regions}" if cfg.regions else "")
+    settings = {k: v for k, v in to_dict(cfg).items() if k != "overwrite"}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return {"comment": f"face expression manipulated by stccl {__version__} ({what})",
-            "stccl_version": __version__, "stccl_emotion": emotion, "stccl_engine": engine}
+            "stccl_version": __version__, "stccl_input_bytes": str(Path(src).stat().st_size),
+            "stccl_emotion": cfg.emotion, "stccl_engine": engine, "stccl_intensity": f"{cfg.intensity:g}",
+            "stccl_regions": cfg.regions or "all", "stccl_settings": digest}
 
 
 def carried_format(engine: Engine, backend, width: int, height: int) -> str:
@@ -225,6 +241,7 @@ class _Run:
         for lane in {f.lane.number: f.lane for f in todo}.values():
             mine = [f for f in todo if f.lane is lane and f.alpha > 0]
             if mine:
+                self.summary.peak = max(self.summary.peak, max(f.alpha for f in mine))
                 self._edit(lane, mine)
                 lane.edited += len(mine)
                 edited.update(f.frame.index for f in mine)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import filecmp
 import logging
 import os
 import shutil
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable
 
 from ..config import load_toml
 from ..errors import InputError
-from ..fs import ensure_writable_dir
+from ..fs import atomic_path, ensure_writable_dir, locked_folder, remove_stale_temps
 from ..typed import has_key, nest, overlay
 from .config import ChainConfig
 from .presets import PRESET_NAMES, preset as stage_preset
@@ -24,7 +26,7 @@ StepHook = Callable[[str, int, int, dict[str, float]], None]  # (stage, step, to
 def run(data: str | Path, out: str | Path, *, stage: str | None = None, preset: str = "base",
         config: str | Path | dict | None = None, overrides: dict[str, Any] | None = None,
         export: str | Path | None = None, on_step: StepHook | None = None,
-        on_result: Callable[[Any], None] | None = None) -> list:
+        on_result: Callable[[Any], None] | None = None, overwrite: bool = False) -> list:
     """Train `stage` (or the chain metric -> generator -> classifier) on the prepared dataset
     `data` into the run folder `out`; a finished stage is skipped, an unfinished one resumes.
 
@@ -32,7 +34,11 @@ def run(data: str | Path, out: str | Path, *, stage: str | None = None, preset: 
         stage's own keys at top level; `overrides` beat it, and it beats the preset.
     overrides: dotted keys as in the TOML: {"metric.train.lr": 1e-4}; a key without a stage
         ("train.lr") applies to every stage run that has it.
-    export: a folder that receives a copy of each stage's result (e.g. weights/).
+    export: a folder that receives a copy of each stage's result (e.g. weights/). A file there
+        that this run did not export (another run's weights) is never replaced, unless
+        `overwrite`: that is an InputError before any training.
+    The run folder is locked while it trains: a second run on it is a one-line FolderBusy.
+    Temp files that dead runs on this host left in it are removed.
     Returns each stage's result (stccl.train.trainer.FitResult, or PrototypesResult).
     """
     names = _stages(stage)
@@ -50,14 +56,23 @@ def run(data: str | Path, out: str | Path, *, stage: str | None = None, preset: 
         cfg = overlay(stage_preset(name, preset), section, where, prefix=f"{name}." if split else "")
         configs[name] = overlay(cfg, nest(per_stage[name]), "overrides")
     _check_data(data)
+    main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 holds the folder
+    if main and export is not None:
+        for name in names:
+            _check_export(out / STAGES[name].export, Path(export), overwrite)
     results = []
-    for name, cfg in configs.items():
-        hook = (lambda step, total, logs, name=name: on_step(name, step, total, logs)) if on_step else None
-        result = STAGES[name].fit(data, out, cfg, hook)
-        _export(result.export, export)
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
+    with locked_folder(ensure_writable_dir(out)) if main else nullcontext():
+        if main:
+            for folder in (out, *(out / n for n in names)):
+                remove_stale_temps(folder)
+        for name, cfg in configs.items():
+            hook = (lambda step, total, logs, name=name: on_step(name, step, total, logs)) if on_step else None
+            result = STAGES[name].fit(data, out, cfg, hook)
+            if main and export is not None and result.export is not None:
+                _export(Path(result.export), Path(export), overwrite)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
     return results
 
 
@@ -105,9 +120,24 @@ def _split_overrides(overrides: dict[str, Any], names: tuple[str, ...]) -> dict[
     return out
 
 
-def _export(path: Path | None, folder: str | Path | None) -> None:
-    if path is None or folder is None or int(os.environ.get("RANK", "0")) != 0:
+def _check_export(result: Path, folder: Path, overwrite: bool) -> None:
+    """Before any training: the export's name in `folder` is free, or holds this run's own
+    result (the same bytes: a rerun), or `overwrite` allows replacing it."""
+    target = folder / result.name
+    if target.exists() and not overwrite and not _same(result, target):
+        raise InputError(f"{target} exists and is not this run's {result.name}; pass --overwrite "
+                         "to replace it, or export into another folder")
+
+
+def _export(path: Path, folder: Path, overwrite: bool) -> None:
+    """Copy `path` into `folder`, claimed as edit claims its outputs (stccl.fs.atomic_path)."""
+    target = ensure_writable_dir(folder) / path.name
+    if _same(path, target):
         return
-    target = ensure_writable_dir(folder) / Path(path).name
-    shutil.copyfile(path, target)
+    with atomic_path(target, overwrite=overwrite) as tmp:
+        shutil.copyfile(path, tmp)
     log.info("copied %s to %s", path, target)
+
+
+def _same(a: Path, b: Path) -> bool:
+    return a.is_file() and b.is_file() and filecmp.cmp(a, b, shallow=False)

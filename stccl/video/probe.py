@@ -13,7 +13,7 @@ import functools
 import logging
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -105,6 +105,7 @@ class VideoInfo:
     variable: bool = False
     pix_fmt: str | None = None
     colour: Colour = Colour()
+    tags: dict = field(default_factory=dict)  # the container's metadata (stccl's tags among them)
 
     @property
     def expected_frames(self) -> int:
@@ -229,8 +230,24 @@ def _build_info(path: Path, header: str, tail: str, video: dict, audio: dict | N
         path=path, width=width, height=height, fps=fps, frames=frames, duration=duration,
         rotation=rotation, has_audio=audio is not None, codec=_codec(desc),
         audio_codec=_codec(audio["desc"]) if audio else None,
-        damaged=damaged, variable=variable, pix_fmt=pix_fmt, colour=colour,
+        damaged=damaged, variable=variable, pix_fmt=pix_fmt, colour=colour, tags=_format_tags(header),
     )
+
+
+def _format_tags(header: str) -> dict[str, str]:
+    """The input's own metadata (the block under "Input #0", before its streams):
+    "    key   : value" lines."""
+    tags: dict[str, str] = {}
+    inside = False
+    for line in header.splitlines():
+        if line.startswith("  Metadata:"):
+            inside = True
+        elif inside and line.startswith("    ") and ":" in line:
+            key, _, value = line.strip().partition(":")
+            tags.setdefault(key.strip(), value.strip())
+        elif inside:
+            break
+    return tags
 
 
 def _parse_rate(desc: str, unit: str) -> float | None:

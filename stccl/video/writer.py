@@ -99,7 +99,7 @@ class VideoWriter:
         self._check(audio_from, inputs, overwrite)
         audio = _inspect(Path(audio_from), count=False) if audio_from is not None else None
         self._audio_from = Path(audio_from) if audio and audio.has_audio else None
-        remove_stale_temps(self.out.parent, [self.out.name])
+        remove_stale_temps(self.out.parent)  # every dead run's temp here, whatever output it was for
         self.temp = temp_path(self.out)
         audio_codec = self._audio_codec()
         self._stderr = tempfile.TemporaryFile()
