@@ -160,8 +160,10 @@ def test_python_api_default_output_and_overwrite(clips, tmp_path):
     assert s.output == str(tmp_path / "talk.sad.mp4")
     from stccl.errors import InputError
 
-    with pytest.raises(InputError, match="overwrite"):
-        ed.edit(src, emotion="sad")
+    again = ed.edit(src, emotion="sad")  # the same edit again: its own output, kept (issue 33)
+    assert again.done_before and again.output == s.output
+    with pytest.raises(InputError, match="overwrite"):  # another edit's file at that name is not
+        ed.edit(src, emotion="sad", intensity=0.5)
     ed.edit(src, emotion="sad", overwrite=True)
 
 

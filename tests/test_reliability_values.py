@@ -195,7 +195,7 @@ def test_emotion_in_any_case_names_the_output_in_lower_case(one_face, tmp_path):
     src = tmp_path / "x.mp4"
     src.write_bytes(one_face.read_bytes())
     r = runner.invoke(app, ["edit", str(src), "-e", " HAPPY ", "--engine", "warp", "--tracker", "dlib"])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 3, r.output  # 0Fi83's first 0.6 s: the edit eases out everywhere ("unchanged")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.happy.mp4", "x.mp4"]
     assert from_dict(EditConfig, {"emotion": "Sad "}, "f.toml").emotion == "sad"
     assert default_output(src, "HAPPY") == tmp_path / "x.happy.mp4"

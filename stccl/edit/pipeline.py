@@ -60,14 +60,16 @@ class EditSummary:
     shown: dict = field(default_factory=dict)
     compare: str | None = None  # the before/after video written beside the output, if asked for
     faces: int = 0  # faces edited (--face all: every face the video shows; else 0 or 1)
-    peak: float = 0.0  # the largest effective intensity (intensity x ease x window x pose) on any frame
+    # the largest effective intensity (intensity x ease x window x pose) on any frame; None:
+    # not measured (a summary not made by an edit)
+    peak: float | None = None
     done_before: bool = False  # the output was an earlier run's of this same edit: kept, not redone
 
     @property
     def unchanged(self) -> bool:
         """The edit eased out entirely: an effective intensity of 0 on every frame (no face, a
         face the landmarks were never sure of, intensity 0), so the output shows the input."""
-        return not self.done_before and self.peak <= 0.0
+        return not self.done_before and self.peak is not None and self.peak <= 0.0
 
     @property
     def shown_label(self) -> str:
@@ -100,7 +102,7 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
     windows = schedule(cfg, info)
     summary = EditSummary(str(src), str(out), engine.name, emotion, cfg.intensity,
                           expected_frames=info.expected_frames, header_seconds=info.duration,
-                          frame_rate=info.fps)
+                          frame_rate=info.fps, peak=0.0)
     carry = carried_format(engine, backend, info.width, info.height) if cfg.pipes == "yuv420p" else "rgb24"
     writer = VideoWriter(out, info.fps, info.width, info.height, audio_from=src, inputs=[src],
                          overwrite=cfg.overwrite, crf=cfg.crf, preset=cfg.preset,
