@@ -35,8 +35,7 @@ def plugins():
 def short_clip(shared_data, tmp_path_factory):
     from benchmarks.readback import cut
 
-    return cut(shared_data / "mead" / "W015_level_1_neutral_030.mp4", 1.0,
-               tmp_path_factory.mktemp("clip") / "w015.mp4")
+    return cut(shared_data / "wild" / "OzA6jRYjVQs_00004.mp4", 0.64, tmp_path_factory.mktemp("clip") / "ozA6.mp4")
 
 
 def _fit_checks(monkeypatch) -> list:
@@ -100,7 +99,8 @@ def test_plugins_are_listed_by_help_and_run_an_edit(short_clip, tmp_path):
     middle = slice(before.shape[1] // 3, 2 * before.shape[1] // 3), slice(before.shape[2] // 3, 2 * before.shape[2] // 3)
     brighter = (after[:, middle[0], middle[1]] - before[:, middle[0], middle[1]]).mean()
     assert brighter > 8, brighter  # the engine's +0.08 (20 levels) under the face mask
-    assert np.abs(after[:, :40] - before[:, :40]).mean() < 1.5  # the top rows: no face, kept
+    for corner in (np.s_[:, :24, :24], np.s_[:, :24, -24:]):  # the top corners, off the face: codec noise
+        assert np.abs(after[corner] - before[corner]).mean() < 3
     # without the plug-in the same names are unknown: one line, no output
     r = _cli("edit", str(short_clip), "-e", "happy", "--engine", "dummy-shift", "-o", str(tmp_path / "x.mp4"),
              plugins=False)
