@@ -173,8 +173,8 @@ def describe(cls: type, dotted: str) -> FieldInfo:
         default = dataclasses.MISSING
     hint = _hints(node)[name]
     item = get_args(hint)[0] if get_origin(hint) is list and get_args(hint) else hint  # list[choice]
-    one_of = [e for e in get_args(item)[1:] if isinstance(e, OneOf)] if get_origin(item) is Annotated else []
-    said = one_of[0].help() if one_of and one_of[0].help else ""
+    one_of = _one_of(item)
+    said = one_of.help() if one_of is not None and one_of.help else ""
     return FieldInfo(dotted, field_docs(node).get(name, ""), default, _choices(item), _what(hint), said)
 
 
@@ -185,10 +185,10 @@ def _value(value: Any, hint: Any, where, names, key: str) -> Any:
     if origin is Annotated:
         base, *extras = get_args(hint)
         value = _value(value, base, where, names, key)
-        for one_of in (e for e in extras if isinstance(e, OneOf)):
-            if value not in one_of.values():
-                raise _error(where, names, key, f"must be one of {', '.join(one_of.values())}, "
-                                                f"got {_show(value)}")
+        one_of = _one_of(hint)
+        if one_of is not None and value not in one_of.values():
+            raise _error(where, names, key, f"must be one of {', '.join(one_of.values())}, "
+                                            f"got {_show(value)}")
         for check in (e for e in extras if isinstance(e, Check)):
             try:
                 value = check.fn(value)
@@ -243,9 +243,8 @@ def _kind(hint: Any) -> str:
     origin = get_origin(hint)
     if origin is Annotated:
         base, *extras = get_args(hint)
-        one_of = [e for e in extras if isinstance(e, OneOf)]
-        if one_of:
-            return "one of " + ", ".join(one_of[0].values())
+        if _one_of(hint) is not None:
+            return "one of " + ", ".join(_one_of(hint).values())
         what = [e.what for e in extras if isinstance(e, Check) and e.what]
         return what[0] if what else _kind(base)
     if origin is Literal:
@@ -259,11 +258,16 @@ def _kind(hint: Any) -> str:
         hint, f"a {getattr(hint, '__name__', hint)}")
 
 
+def _one_of(hint: Any) -> OneOf | None:
+    """The OneOf of an `Annotated[str, OneOf(...)]` hint, else None."""
+    if get_origin(hint) is not Annotated:
+        return None
+    return next((e for e in get_args(hint)[1:] if isinstance(e, OneOf)), None)
+
+
 def _choices(hint: Any) -> tuple[str, ...]:
-    if get_origin(hint) is Annotated:
-        one_of = [e for e in get_args(hint)[1:] if isinstance(e, OneOf)]
-        if one_of:
-            return tuple(one_of[0].values())
+    if _one_of(hint) is not None:
+        return tuple(_one_of(hint).values())
     hint = _base(hint)
     if get_origin(hint) in (Union, types.UnionType):
         for a in get_args(hint):

@@ -38,10 +38,10 @@ def made_by(path: Path, tags: dict[str, str]) -> bool:
     edit_tags: version, input, emotion, intensity, engine, regions): a rerun of the same
     command may keep it and finish what is missing. False for any other file."""
     from ..errors import StcclError
-    from ..video.probe import probe
+    from ..video.probe import read_tags
 
     try:
-        found = probe(path).tags
+        found = read_tags(path)
     except StcclError:
         return False
     return all(found.get(k) == v for k, v in tags.items() if k.startswith("stccl_"))

@@ -32,11 +32,13 @@ _MOVED = 0.04  # box move (of its side) past which the followed fit is redone fr
 @dataclass
 class Follow:
     """A fit that followed the face from the previous frame: its landmarks, how sure the backend
-    is that a face is there (None: it cannot say), and whether it refitted (the face moved fast)."""
+    is that a face is there (None: it cannot say), whether it refitted (the face moved fast),
+    and the box of the fit (`box_from_landmarks(landmarks)`; None: the tracker computes it)."""
 
     landmarks: np.ndarray
     presence: float | None = None
     refitted: bool = False
+    box: np.ndarray | None = None
 
 
 class Backend(Protocol):
@@ -131,8 +133,9 @@ class BaseBackend:
         lmk = self.landmarks(image, box)
         fitted = self.box_from_landmarks(lmk)
         if _boxes.moved(box, fitted) <= _MOVED:
-            return Follow(lmk)
-        return Follow(self.landmarks(image, fitted), refitted=True)
+            return Follow(lmk, box=fitted)
+        lmk = self.landmarks(image, fitted)
+        return Follow(lmk, refitted=True, box=self.box_from_landmarks(lmk))
 
     def box_from_landmarks(self, lmk: np.ndarray) -> np.ndarray:
         return _boxes.box_from_landmarks(lmk)

@@ -141,11 +141,11 @@ class FaceTracker:
         return lmk
 
     def _track(self, frame: np.ndarray) -> np.ndarray | None:
-        box = self.backend.box_from_landmarks(self._lmk)
+        box = self._last_box  # the box of self._lmk (_keep)
         fit = self.backend.follow(frame, self._lmk)  # the backend's own follow policy
         lmk = fit.landmarks
         self.stats["moved_fits"] += int(fit.refitted)
-        fitted = self.backend.box_from_landmarks(lmk)
+        fitted = fit.box if fit.box is not None else self.backend.box_from_landmarks(lmk)
         self._since += 1
         moved_patch = appearance_patch(frame, fitted)
         suspect = jumped(self._lmk, lmk) or similarity(self._patch, moved_patch) < _MIN_SIMILARITY

@@ -130,6 +130,11 @@ def probe(path) -> VideoInfo:
     return _inspect(Path(path), count=True)
 
 
+def read_tags(path) -> dict[str, str]:
+    """The container's metadata, from its header alone (no pass over the frames)."""
+    return _inspect(Path(path), count=False).tags
+
+
 def fps_rational(fps: float) -> str:
     """Exact frame rate for ffmpeg: 25 -> "25", 29.97 -> "30000/1001", 12.5 -> "25/2"."""
     if fps <= 0:
