@@ -147,6 +147,9 @@ class Registry:
 
 TRACKERS = Registry("tracker")
 TRACKERS.register(Entry(
+    "mesh", "MediaPipe's 468-point face mesh and BlazeFace detector (offline, shipped; default)",
+    "stccl.face.mesh_backend:build", TrackerCaps(points=468, dims=3, mouth_check=True, weak=0.5), auto=True))
+TRACKERS.register(Entry(
     "fan", "face-alignment's 2D FAN-4 landmarks (needs its weights), dlib's detectors",
     "stccl.face.fan_backend:build", TrackerCaps(weak=1 / 6), weights=("fan",), auto=True))
 TRACKERS.register(Entry(

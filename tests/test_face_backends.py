@@ -104,10 +104,13 @@ def test_fan_not_a_state_dict(no_weights_env):
         make_backend("fan", "cpu", weights_dir=no_weights_env)
 
 
-def test_auto_picks_dlib_without_weights_and_fan_with(fan_dir, no_weights_env, monkeypatch):
-    assert isinstance(make_backend("auto"), DlibBackend)
+def test_auto_is_the_mesh_with_or_without_fan_weights(fan_dir, no_weights_env, monkeypatch):
+    """The mesh needs no downloaded weights and is the default; fan and dlib stay choices."""
+    assert make_backend("auto").name == "mesh"
     monkeypatch.setenv("STCCL_WEIGHTS", str(fan_dir))
-    assert make_backend("auto", "cpu").name == "fan"
+    assert make_backend("auto", "cpu").name == "mesh"
+    assert make_backend("fan", "cpu").name == "fan"
+    assert isinstance(make_backend("dlib"), DlibBackend)
 
 
 def test_bad_names():

@@ -115,7 +115,7 @@ def test_unknown_names_are_one_line_errors_at_every_entry(tmp_path):
     from stccl.typed import validate
 
     for call, words in (
-        (lambda: make_backend("sfd"), "unknown tracker 'sfd'; use one of auto, fan, dlib"),
+        (lambda: make_backend("sfd"), "unknown tracker 'sfd'; use one of auto, mesh, fan, dlib"),
         (lambda: FaceTracker("sfd"), "unknown tracker 'sfd'"),
         (lambda: TRACKERS["sfd"], "unknown tracker 'sfd'"),
         (lambda: ENGINES["gan"], "unknown engine 'gan'; use one of auto, neural, warp"),

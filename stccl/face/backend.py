@@ -33,12 +33,14 @@ _MOVED = 0.04  # box move (of its side) past which the followed fit is redone fr
 class Follow:
     """A fit that followed the face from the previous frame: its landmarks, how sure the backend
     is that a face is there (None: it cannot say), whether it refitted (the face moved fast),
-    and the box of the fit (`box_from_landmarks(landmarks)`; None: the tracker computes it)."""
+    the box of the fit (`box_from_landmarks(landmarks)`; None: the tracker computes it), and
+    the dense model's points when the backend has one ((P, 3) image px; the mesh's 468)."""
 
     landmarks: np.ndarray
     presence: float | None = None
     refitted: bool = False
     box: np.ndarray | None = None
+    dense: np.ndarray | None = None
 
 
 class Backend(Protocol):
@@ -57,6 +59,9 @@ class Backend(Protocol):
 
     def landmarks(self, image: np.ndarray, box: Sequence[float]) -> np.ndarray:
         """(68, 2) float32 landmarks of the face in `box` (image coords)."""
+
+    def fit(self, image: np.ndarray, box: Sequence[float]) -> Follow:
+        """The fit from a detection box, with what the backend knows beside the landmarks."""
 
     def find_faces(self, image: np.ndarray, max_side: int = 480, upsample: int | None = None,
                    turned: Callable[[], np.ndarray] | None = None) -> np.ndarray:
@@ -124,6 +129,12 @@ class BaseBackend:
             other = turned()
             found = other if len(other) else found
         return _boxes.largest_first(found)
+
+    def fit(self, image: np.ndarray, box: Sequence[float]) -> Follow:
+        """`landmarks`, fitted twice: the second time from the box of the first fit, so that
+        boxes of either detector give the same fit."""
+        lmk = self.landmarks(image, box)
+        return Follow(self.landmarks(image, self.box_from_landmarks(lmk)))
 
     def follow(self, image: np.ndarray, previous: np.ndarray) -> Follow:
         """A fit from the box of `previous`, redone from its own box when that lies more than

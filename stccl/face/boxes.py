@@ -14,11 +14,12 @@ def landmark_extent(lmk: np.ndarray) -> np.ndarray:
     return np.array([lo[0], lo[1], hi[0], hi[1]], np.float64)
 
 
-def box_from_landmarks(lmk: np.ndarray) -> np.ndarray:
-    """Square HOG-like box (x0, y0, x1, y1) around a (68, 2) landmark set."""
+def box_from_landmarks(lmk: np.ndarray, scale: float = _BOX_SCALE, y_shift: float = _BOX_Y_SHIFT) -> np.ndarray:
+    """Square detector-like box (x0, y0, x1, y1) around a (68, 2) landmark set: HOG's by
+    default; `scale` (of the extent's mean side) and `y_shift` (of the box side) give another's."""
     x0, y0, x1, y1 = landmark_extent(lmk)
-    side = _BOX_SCALE * ((x1 - x0) + (y1 - y0)) / 2
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 + _BOX_Y_SHIFT * side
+    side = scale * ((x1 - x0) + (y1 - y0)) / 2
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 + y_shift * side
     return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
 
 

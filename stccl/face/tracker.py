@@ -19,7 +19,7 @@ import numpy as np
 
 from ..config import TrackConfig
 from ..errors import NoFaceError
-from .backend import Backend, check_image
+from .backend import Backend, Follow, check_image
 from .boxes import (  # noqa: F401  (box_from_landmarks, box_distance: re-exported)
     box_center, box_distance, box_from_landmarks, box_size, iou, landmark_extent, nearest_box,
 )
@@ -98,7 +98,8 @@ def roi_image(frame: np.ndarray, box) -> tuple[np.ndarray, float, np.ndarray]:
 
 
 class FaceTracker:
-    """Raw landmarks of one followed face per frame: `tracker(frame) -> (68, 2) | None`.
+    """Raw landmarks of one followed face per frame: `tracker(frame) -> (68, 2) | None`, and
+    the dense points of that fit in `tracker.dense` where the backend has them (the mesh's 468).
 
     `cfg.face` picks the face at the first detection (0 = largest); afterwards the face nearest
     to the last known one is followed. `stats` counts frames, full-frame `detections`,
@@ -119,6 +120,7 @@ class FaceTracker:
                       "refits": 0, "moved_fits": 0, "lost": 0}
         self.most_faces = 0  # most faces one frame showed while the face to follow was picked
         self.followed = False  # whether a face was ever followed
+        self.dense = None  # the last frame's dense points ((P, 3) image px) when the backend has them
         self.reset()
 
     def reset(self) -> None:
@@ -133,14 +135,16 @@ class FaceTracker:
     def __call__(self, frame: np.ndarray) -> np.ndarray | None:
         check_image(frame)
         self.stats["frames"] += 1
-        lmk = self._track(frame) if self._lmk is not None else self._acquire(frame)
-        if lmk is None or not np.all(np.isfinite(lmk)):
+        fit = self._track(frame) if self._lmk is not None else self._acquire(frame)
+        self.dense = None if fit is None else fit.dense
+        if fit is None or not np.all(np.isfinite(fit.landmarks)):
             self._lose()
+            self.dense = None
             return None
-        self._keep(frame, lmk)
-        return lmk
+        self._keep(frame, fit.landmarks)
+        return fit.landmarks
 
-    def _track(self, frame: np.ndarray) -> np.ndarray | None:
+    def _track(self, frame: np.ndarray) -> Follow | None:
         box = self._last_box  # the box of self._lmk (_keep)
         fit = self.backend.follow(frame, self._lmk)  # the backend's own follow policy
         lmk = fit.landmarks
@@ -153,23 +157,21 @@ class FaceTracker:
             suspect = suspect or fit.presence < self.backend.caps.weak
         if not (suspect or self._since >= self.cfg.detect_every):
             self._next_patch = moved_patch
-            return lmk
+            return fit
         found = self._confirm(frame, box)
         if found is None:
             return None
         if suspect or iou(found, box) < _KEEP_TRACK_IOU:
             return self._fit(frame, found)
         refit = self._fit(frame, found)
-        if mean_distance(refit, lmk) > _DRIFT:
+        if mean_distance(refit.landmarks, lmk) > _DRIFT:
             self.stats["refits"] += 1
             return refit
-        return lmk
+        return fit
 
-    def _fit(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray:
-        """Landmarks from a detection box, fitted twice: the second time from the box of the
-        first fit, so that boxes of either detector give the same fit."""
-        lmk = self.backend.landmarks(frame, box)
-        return self.backend.landmarks(frame, self.backend.box_from_landmarks(lmk))
+    def _fit(self, frame: np.ndarray, box: np.ndarray) -> Follow:
+        """The backend's fit from a detection box (`Backend.fit`)."""
+        return self.backend.fit(frame, box)
 
     def _confirm(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
         """The followed face's detection box near `box`: ROI first, then the full frame, then
@@ -182,7 +184,7 @@ class FaceTracker:
             found = nearest_box(self._detect_roi(frame, box, turned=True), box, _MATCH_TRACKING)
         return found
 
-    def _acquire(self, frame: np.ndarray) -> np.ndarray | None:
+    def _acquire(self, frame: np.ndarray) -> Follow | None:
         boxes = self._detect_full(frame, turned=lambda: self._search_turned(frame))
         if self._last_box is None:
             self.most_faces = max(self.most_faces, len(boxes))
@@ -210,7 +212,7 @@ class FaceTracker:
         """Follow the face in `box` from this frame on (a face found by `find`)."""
         check_image(frame)
         self._since = 0
-        self._keep(frame, self._fit(frame, np.asarray(box[:4], np.float64)))
+        self._keep(frame, self._fit(frame, np.asarray(box[:4], np.float64)).landmarks)
 
     @property
     def last_box(self) -> np.ndarray | None:
