@@ -1,18 +1,18 @@
 """All the benchmarks in one run, printed as one table of ratios.
 
-    python -m benchmarks [--quick] [--json] [--sections prep,edit,train] [--device auto]
+    python -m benchmarks [--quick] [--json] [--sections prep,edit,tracker,train] [--device auto]
 
 Every row is a figure and the baseline it is compared with, both measured in this run, in the
 same unit; ratio = value / baseline value. The unit tells which way is better: for fps, reads/s
 and img/s a higher ratio is better; for ms/frame, ms/img and MiB a lower one is.
 
-The rows reuse the functions of bench_prep, bench_edit and bench_train (see each module for what
-is measured). `--quick` is a version that finishes in about 1.5 minutes on a 2-core CPU: clips
-cut to their first frames, one repeat, the tiny training presets, fewer steps, the memory row's
-clip looped 8x rather than 20x, one FAN frame. Its figures are noisier and are for checking that
-everything runs, not for the docs.
+The rows reuse the functions of bench_prep, bench_edit, bench_tracker and bench_train (see each
+module for what is measured). `--quick` is a version that finishes in about 1.5 minutes on a
+2-core CPU: clips cut to their first frames, one repeat, the tiny training presets, fewer steps,
+the memory row's clip looped 8x rather than 20x, one FAN frame, 16 frames a clip for the
+trackers. Its figures are noisier and are for checking that everything runs, not for the docs.
 
-The shared clips in ../shared/data are needed (prep and edit sections).
+The shared clips in ../shared/data are needed (prep, edit and tracker sections).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 from .common import PRINT_PEAK_RSS, Timer, shared_clip
 from .guard import guarded
 
-SECTIONS = ("prep", "edit", "train")
+SECTIONS = ("prep", "edit", "tracker", "train")
 QUICK_FRAMES = 16  # frames per clip in --quick
 QUICK_LOOPS = 8  # --quick's long loop for the memory row (20 otherwise)
 COLUMNS = ("section", "name", "ratio", "value", "baseline", "baseline_value", "unit", "note")
@@ -266,6 +266,43 @@ def neural_vs_bare(weights: Path, reps: int, batch: int = 8) -> tuple[float, flo
     return bare, be.neural_ms_per_frame(weights, batch=batch, reps=reps)
 
 
+def tracker_rows(quick: bool, skipped: list[dict]) -> list[dict]:
+    """bench_tracker: the mesh tracker (LiteRT, OpenCV) against dlib, ms/frame on one thread, the
+    spread check included or not, and the eye corners' jitter; --quick: 16 frames a clip, 1 pass."""
+    from . import bench_tracker as bt
+
+    results, missing = bt.measure(bt.CLIPS, repeats=1 if quick else 3, limit=QUICK_FRAMES if quick else None,
+                                  log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    for label, why in missing.items():
+        skipped.append({"section": "tracker", "name": f"tracker {label}", "reason": why})
+    rows = []
+    for clip in bt.CLIPS:
+        got = {r["tracker"]: r for r in results if r["clip"] == clip}
+        base = got.get(bt.BASELINE)
+        if base is None:
+            continue
+        for label, r in got.items():
+            if label == bt.BASELINE:
+                continue
+            goal = "; goal <= 3 ms/frame" if r["hd"] else ""
+            rows.append(ratio_row("tracker", f"tracker {label}, {clip}", r["ms"], "ms/frame",
+                                  f"tracker dlib, {clip}", base["ms"],
+                                  f"{r['file']}, {r['frames']} frames, one thread; faces {r['faces']:.2f} "
+                                  f"(dlib {base['faces']:.2f}){goal}"))
+            rows.append(ratio_row("tracker", f"tracker {label} + spread check, {clip}", r["edit_ms"], "ms/frame",
+                                  f"tracker dlib + spread check, {clip}", base["edit_ms"],
+                                  f"the edit's tracker cost: {r['spread_checks']} checks of "
+                                  f"{bt.fmt(r['spread_ms'], '.1f')} ms (dlib {bt.fmt(base['spread_ms'], '.1f')})"))
+            name = f"jitter {label}, {clip}"
+            if math.isfinite(r["jitter"]) and math.isfinite(base["jitter"]) and r["jitter"] > 0 and base["jitter"] > 0:
+                rows.append(ratio_row("tracker", name, r["jitter"], "% IOD", f"jitter dlib, {clip}",
+                                      base["jitter"], "median second difference of the eye corners"))
+            else:
+                skipped.append({"section": "tracker", "name": name,
+                                "reason": "fewer than 3 consecutive frames with a face"})
+    return rows
+
+
 def train_rows(quick: bool, device: str, skipped: list[dict]) -> list[dict]:
     """bench_train, one process per preset and stage (python -m benchmarks.bench_train --json)."""
     rows = []
@@ -346,6 +383,8 @@ def run(sections: list[str], quick: bool, device: str) -> dict:
             elif s == "edit":
                 (tmp / "edit").mkdir()
                 rows += edit_rows(quick, tmp / "edit")
+            elif s == "tracker":
+                rows += tracker_rows(quick, skipped)
             else:
                 rows += train_rows(quick, device, skipped)
             seconds[s] = round(time.perf_counter() - t, 1)
@@ -364,7 +403,7 @@ def main(argv: list[str] | None = None) -> dict:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="about one minute on a 2-core CPU")
     ap.add_argument("--json", action="store_true", help="print the result as JSON only")
-    ap.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated: prep,edit,train")
+    ap.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated: " + ",".join(SECTIONS))
     ap.add_argument("--device", default="auto", help="training benchmarks: auto, cpu, cuda")
     args = ap.parse_args(argv)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]

@@ -9,12 +9,16 @@ opencv-contrib-python, which must not sit beside the project's opencv-python):
     .venv-facemesh/bin/python benchmarks/facemesh_readback.py /tmp/rb   # the same, by FaceMesh
 
 For every input `<stem>.mp4` in the folder and each of its edits `<stem>.<emotion>.mp4` it
-prints the mouth-opening correlation and mean deviation (IOD: iris-centre distance), and the
-same for an unchanged re-encode when there is one (`<stem>.same.mp4`): the reader's own floor.
+prints the mouth-opening correlation and mean deviation (IOD: iris-centre distance), how far
+the brows rose and the mouth corners lifted (output less input, IOD), and the same for an
+unchanged re-encode when there is one (`<stem>.same.mp4`): the reader's own floor. A second
+argument writes the rows as JSON (`python -m benchmarks.readback_judge` puts both readers side
+by side).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -23,9 +27,14 @@ import numpy as np
 
 INNER_LIP_PAIRS = ((13, 14), (82, 87), (312, 317))  # FaceMesh inner-lip points, upper/lower
 IRISES = (468, 473)
+BROWS = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)  # upper brow edges, both sides
+EYE_LINE = (33, 133, 362, 263)  # eye corners
+CORNERS, LIP_MIDDLE = (61, 291), (13, 14)
 
 
-def openings(path: Path, mesh) -> np.ndarray:
+def readings(path: Path, mesh) -> np.ndarray:
+    """(frames, 3): mouth opening, brow height above the eye corners, mouth corners' height
+    above the lips' middle, each in IOD (iris-centre distance); NaN rows where no face is found."""
     cap = cv2.VideoCapture(str(path))
     out = []
     while True:
@@ -35,36 +44,50 @@ def openings(path: Path, mesh) -> np.ndarray:
         h, w = bgr.shape[:2]
         found = mesh.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)).multi_face_landmarks
         if not found:
-            out.append(np.nan)
+            out.append([np.nan] * 3)
             continue
         p = np.array([(q.x * w, q.y * h) for q in found[0].landmark])
         iod = np.linalg.norm(p[IRISES[0]] - p[IRISES[1]])
-        out.append(np.mean([np.linalg.norm(p[a] - p[b]) for a, b in INNER_LIP_PAIRS]) / iod)
+        opening = np.mean([np.linalg.norm(p[a] - p[b]) for a, b in INNER_LIP_PAIRS])
+        brows = p[list(EYE_LINE), 1].mean() - p[list(BROWS), 1].mean()  # image y grows down
+        corners = p[list(LIP_MIDDLE), 1].mean() - p[list(CORNERS), 1].mean()
+        out.append([opening / iod, brows / iod, corners / iod])
     cap.release()
-    return np.asarray(out)
+    return np.asarray(out, np.float64).reshape(-1, 3)
 
 
-def compare(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+def compare(a: np.ndarray, b: np.ndarray) -> dict:
+    """Lips (corr and mean deviation of the opening) and the expression's change (brows raised,
+    corners lifted: the output's mean less the input's, IOD) of an output `b` read against its input `a`."""
     n = min(len(a), len(b))
     a, b = a[:n], b[:n]
-    ok = np.isfinite(a) & np.isfinite(b)
-    return float(np.corrcoef(a[ok], b[ok])[0, 1]), float(np.abs(a[ok] - b[ok]).mean())
+    ok = np.isfinite(a).all(1) & np.isfinite(b).all(1)
+    corr = float(np.corrcoef(a[ok, 0], b[ok, 0])[0, 1])
+    return {"mouth_std": float(np.std(a[ok, 0])), "mouth_corr": corr,
+            "mouth_dev": float(np.abs(a[ok, 0] - b[ok, 0]).mean()),
+            "brows_up": float((b[ok, 1] - a[ok, 1]).mean()), "corners_up": float((b[ok, 2] - a[ok, 2]).mean()),
+            "faces": float(ok.mean())}
 
 
-def main(folder: Path) -> int:
+def main(folder: Path, json_out: Path | None = None) -> int:
     import mediapipe as mp
 
     mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True)
-    print("| clip | edit | mouth std | mouth corr | mouth dev |")
-    print("|---|---|---|---|---|")
+    rows = []
+    print("| clip | edit | mouth std | mouth corr | mouth dev | brows up | corners up |")
+    print("|---|---|---|---|---|---|---|")
     for src in sorted(p for p in folder.glob("*.mp4") if p.stem.count(".") == 0):
-        a = openings(src, mesh)
+        a = readings(src, mesh)
         for out in sorted(folder.glob(f"{src.stem}.*.mp4")):
-            corr, dev = compare(a, openings(out, mesh))
-            print(f"| {src.stem} | {out.stem.split('.')[-1]} | {np.nanstd(a):.3f} | {corr:.3f} | {dev:.3f} |",
-                  flush=True)
+            fig = compare(a, readings(out, mesh))
+            fig.update(clip=src.stem, emotion=out.stem.split(".")[-1])
+            rows.append(fig)
+            print(f"| {src.stem} | {fig['emotion']} | {fig['mouth_std']:.3f} | {fig['mouth_corr']:.3f} | "
+                  f"{fig['mouth_dev']:.3f} | {fig['brows_up']:+.3f} | {fig['corners_up']:+.3f} |", flush=True)
+    if json_out is not None:
+        json_out.write_text(json.dumps(rows, indent=1))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1])))
+    sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else None))

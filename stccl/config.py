@@ -21,10 +21,11 @@ from .errors import InputError
 from .plan import check_emotion_or_plan, check_regions
 from .registry import ENGINES, TRACKERS
 from .typed import Check, ConfigError, OneOf, at_least, from_dict, more_than, overlay, to_dict, validate
+from .weights import find as find_weights
 
 __all__ = ["AlignConfig", "ConfigError", "Device", "EditConfig", "Emotion", "EngineName", "FaceIndex",
            "PrepConfig", "TrackConfig", "TrackerName", "face_choice", "from_dict", "load_toml", "overlay",
-           "save_toml", "to_dict", "validate"]
+           "save_toml", "to_dict", "tracker_name", "validate"]
 
 _FACE_INDEX = "a face index, a whole number >= 0 (0 = the largest at the start, 1 = the next, ...)"
 
@@ -59,6 +60,14 @@ EngineName = Annotated[str, OneOf(ENGINES.choices, ENGINES.help)]
 Count = Annotated[int, at_least(1)]
 X264_PRESETS = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                        "slower", "veryslow"]
+
+
+def tracker_name(name: str) -> str:
+    """The tracker `name` stands for, without building it: itself, or for auto the first
+    candidate whose weights are found or that needs none (the one stccl.face.make_backend builds)."""
+    if name != "auto":
+        return TRACKERS[name].name
+    return next((e.name for e in TRACKERS.candidates() if not e.weights or find_weights(e.weights[0])), name)
 
 
 @dataclass

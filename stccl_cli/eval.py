@@ -16,7 +16,8 @@ import stccl.eval  # evaluate_pair and run_protocol load lazily: `stccl --versio
 from stccl.eval import EvalConfig
 from stccl.eval.metrics import KEY_METRICS, METRICS
 
-from .common import CONFIG_OPTION, VERBOSE_OPTION, ConfigOptions, cli_errors, console, csv, make_progress
+from .common import (CONFIG_OPTION, VERBOSE_OPTION, ConfigOptions, cli_errors, console, csv, err_console,
+                     make_progress)
 
 
 opt = ConfigOptions(EvalConfig)
@@ -56,8 +57,9 @@ def evaluate(
     """Measure what an edit did: lip sync kept, expression changed, background kept.
 
     With INPUT and EDITED: both videos are tracked with the same tracker and compared frame by
-    frame. Metrics that need third-party weights (FAD, identity, expression similarity, LSE)
-    run only when their weights are given; the output says which weights were used.
+    frame; by default that reader is not the tracker that drove the edit (see --tracker).
+    Metrics that need third-party weights (FAD, identity, expression similarity, LSE) run only
+    when their weights are given; the output says which weights were used.
 
     With --data: the papers' protocol on a prepared dataset. MEAD test actors M003 M009 W029
     M012 M030 W015 (RAVDESS: Actor_01-06), cross-ID map M003<-W015, M009<-M003, W029<-M009,
@@ -87,6 +89,7 @@ def evaluate(
         if out is None:
             raise InputError("--data needs -o OUT_DIR for eval.json, eval.md and eval.png")
         result = _with_progress("protocol", lambda p: stccl.eval.run_protocol(data, out, cfg, p))
+        _warn(result)
         if json_out:
             typer.echo(json.dumps(result))
         else:
@@ -98,10 +101,17 @@ def evaluate(
     if out is not None:
         raise InputError("-o/--out cannot be used with INPUT EDITED")
     result = _with_progress("frames", lambda p: stccl.eval.evaluate_pair(input, edited, cfg, p))
+    _warn(result)
     if json_out:
         typer.echo(json.dumps(result))
     else:
         _print_pair(result)
+
+
+def _warn(result: dict) -> None:
+    """The result's warning (an edit read by its own tracker), one line on stderr."""
+    if result.get("warning"):
+        err_console.print(f"[yellow]warning:[/] {escape(result['warning'])}", highlight=False, soft_wrap=True)
 
 
 def _only_for(form: str, given: dict, keys: tuple[str, ...]) -> None:
@@ -127,12 +137,14 @@ def _with_progress(label: str, run):
 
 
 def _print_pair(r: dict) -> None:
+    from stccl.eval.reader import reader_line
     from stccl.eval.report import fmt
 
     f = r["frames"]
     console.print(f"[bold]{escape(Path(r['input']).name)}[/] -> [bold]{escape(Path(r['edited']).name)}[/]  "
                   f"target: {r['emotion'] or '?'}  frames compared: {f['compared']} "
-                  f"(face in both: {f['both_face']})  tracker: {r['tracker']}", highlight=False)
+                  f"(face in both: {f['both_face']})", highlight=False)
+    console.print(f"reader: {escape(reader_line(r['tracker'], r['tracked_by']))}", highlight=False)
     table = Table(title="stccl eval")
     for col, just in (("metric", "left"), ("value", "right"), ("unit", "left"), ("better", "left"),
                       ("note", "left")):
@@ -154,6 +166,7 @@ def _print_pair(r: dict) -> None:
 
 
 def _print_protocol(r: dict) -> None:
+    from stccl.eval.reader import reader_line
     from stccl.eval.report import ARROW, fmt
 
     keys = [k for k in KEY_METRICS if any(t["avg"].get(k) is not None for t in r["table"].values())]
@@ -164,6 +177,8 @@ def _print_protocol(r: dict) -> None:
     for eng, t in r["table"].items():
         table.add_row(eng, *[fmt(t["avg"].get(k)) for k in keys])
     console.print(table)
+    console.print(f"reader: {escape(reader_line(r['tracker'], r['tracked_by'], 'the edits were'))}",
+                  highlight=False)
     for note in r["notes"]:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     for k, why in r["skipped"].items():

@@ -26,10 +26,10 @@ def quick(shared_data) -> dict:
 @pytest.mark.shared
 def test_quick_json_table_structure(quick):
     assert quick["quick"] is True
-    assert quick["sections"] == ["prep", "edit", "train"]
+    assert quick["sections"] == ["prep", "edit", "tracker", "train"]
     rows = quick["rows"]
     assert rows
-    assert {r["section"] for r in rows} == {"prep", "edit", "train"}
+    assert {r["section"] for r in rows} == {"prep", "edit", "tracker", "train"}
     names = [r["name"] for r in rows]
     assert len(names) == len(set(names)), "row names must be unique"
     for r in rows:
@@ -45,6 +45,8 @@ def test_quick_json_table_structure(quick):
     assert any(n.startswith("edit warp") for n in names)
     assert {"stccl edit, whole process, 1080p", "stccl edit, whole process, 512²"} <= set(names)
     assert "peak RSS, warp edit of the clip looped 8x" in names  # 20x without --quick
+    assert "tracker mesh, LiteRT, M003 (1080p)" in names  # bench_tracker, against dlib
+    assert any(n.startswith("tracker mesh, OpenCV + spread check") for n in names)
     assert any(n.startswith("metric tiny") for n in names)
     assert any(n.startswith("generator tiny") for n in names)
 

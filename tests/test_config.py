@@ -43,7 +43,7 @@ def test_types_and_choices_are_checked():
         ({"emotion": 3}, "f.toml: emotion must be a string, got 3"),
         ({"emotion": "joyful"}, "f.toml: emotion: unknown emotion 'joyful'"),
         ({"engine": "gan"}, 'f.toml: engine must be one of auto, neural, warp, got "gan"'),
-        ({"track": {"tracker": "sfd"}}, "f.toml: track.tracker must be one of auto, fan, dlib"),
+        ({"track": {"tracker": "sfd"}}, "f.toml: track.tracker must be one of auto, mesh, fan, dlib"),
         ({"track": {"face": -1}}, "f.toml: track.face must be a face index"),
         ({"device": "tpu"}, "f.toml: device: unknown device 'tpu'"),
         ({"batch": True}, "f.toml: batch must be a whole number, got true"),
@@ -67,18 +67,18 @@ def test_values_are_normalised_and_validate_checks_python_built_configs():
 
 def test_field_help_comes_from_the_dataclass():
     info = describe(EditConfig, "track.tracker")
-    assert info.default == "auto" and info.choices == ("auto", "fan", "dlib")
+    assert info.default == "auto" and info.choices == ("auto", "mesh", "fan", "dlib")
     assert "landmark tracker" in info.doc
 
 
 @pytest.mark.parametrize(("command", "toml", "message"), [
     ("edit", 'intensity = "abc"', 'intensity must be a number, got "abc"'),
-    ("edit", '[track]\ntracker = "sfd"', 'track.tracker must be one of auto, fan, dlib, got "sfd"'),
+    ("edit", '[track]\ntracker = "sfd"', 'track.tracker must be one of auto, mesh, fan, dlib, got "sfd"'),
     ("prep", 'workers = "two"', 'workers must be a whole number, got "two"'),
     ("prep", 'layout = "lrs3"', 'layout must be one of auto, mead, ravdess, folder, got "lrs3"'),
     ("train", '[metric.train]\nlr = "fast"', 'metric.train.lr must be a number, got "fast"'),
     ("train", '[generator.train]\namp = "fp16"', 'generator.train.amp must be one of auto, bf16, off'),
-    ("eval", 'tracker = "sfd"', 'tracker must be one of auto, fan, dlib, got "sfd"'),
+    ("eval", 'tracker = "sfd"', 'tracker must be one of auto, mesh, fan, dlib, got "sfd"'),
     ("eval", 'max_frames = 1.5', "max_frames must be a whole number, got 1.5"),
 ])
 def test_cli_config_errors_are_one_line_naming_the_key(command, toml, message, tmp_path):

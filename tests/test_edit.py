@@ -15,6 +15,7 @@ from stccl.eval.readback import intended_move
 from stccl.face import track_video
 from stccl.face.measures import expression
 from stccl.video import VideoReader, ffmpeg_exe, probe, read_audio
+from stccl.video.probe import read_tags
 from stccl_cli.main import app
 
 from edit_clips import edit_checked, sha
@@ -156,8 +157,10 @@ def test_python_api_default_output_and_overwrite(clips, tmp_path):
     shutil.copy(clips["lrs3"], src)
     ed = Editor()  # auto: no weights here -> warp, with a notice
     assert ed.engine.name == "warp" and "warp" in ed.notice
+    assert ed.tracker == "mesh"  # auto, resolved before the tracker is built
     s = ed.edit(src, emotion="sad")
     assert s.output == str(tmp_path / "talk.sad.mp4")
+    assert read_tags(s.output)["stccl_tracker"] == ed.backend.name == "mesh"  # the tracker that drove it
     from stccl.errors import InputError
 
     again = ed.edit(src, emotion="sad")  # the same edit again: its own output, kept (issue 33)

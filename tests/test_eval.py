@@ -258,6 +258,7 @@ def test_eval_of_a_warp_edit(warp_edit):
     m = res["metrics"]
     print(json.dumps(m, indent=1))
     assert res["emotion"] == "sad"  # read from the output's name
+    assert (res["tracker"], res["tracked_by"], res["warning"]) == ("mesh", "dlib", None)  # not its own tracker
     assert res["frames"]["compared"] == 63 and res["frames"]["both_face"] >= 60
     assert m["mouth_corr"] > 0.95  # the warp keeps every frame's lip opening
     assert m["m_lmd"] < 0.05
@@ -275,7 +276,7 @@ def test_eval_prints_a_table(warp_edit):
     r = runner.invoke(app, ["eval", str(src), str(out), "--max-frames", "10", "--emotion", "sad"])
     assert r.exit_code == 0, r.output
     for text in ("mouth-opening corr", "M-LMD", "background PSNR", "skipped", "weights used",
-                 "not given: skipped", "target: sad"):
+                 "not given: skipped", "target: sad", "reader: mesh (the edit was tracked by dlib)"):
         assert text in r.stdout, text
 
 
@@ -283,10 +284,44 @@ def test_video_against_itself(shared_data):
     src = shared_data / M003
     r = runner.invoke(app, ["eval", str(src), str(src), "--json", "--max-frames", "20", "-e", "happy"])
     assert r.exit_code == 0, r.output
-    m = json.loads(r.stdout)["metrics"]
+    res = json.loads(r.stdout)
+    assert (res["tracker"], res["tracked_by"]) == ("dlib", None)  # no stccl_tracker tag: dlib reads it
+    m = res["metrics"]
     assert m["m_lmd"] == 0 and m["f_lmd"] == 0 and m["expr_shift"] == 0
     assert m["mouth_corr"] == pytest.approx(1.0)
     assert m["bg_psnr"] == PSNR_CAP and m["bg_ssim"] == pytest.approx(1.0) and m["flicker"] == 0
+
+
+def test_the_reader_is_not_the_tracker_that_drove_the_edit():
+    from stccl.eval.reader import pick_reader
+
+    assert pick_reader("auto", "mesh") == ("dlib", None)
+    assert pick_reader("auto", None) == ("dlib", None)  # an edit that names no tracker
+    assert pick_reader("auto", "dlib") == ("mesh", None)
+    assert pick_reader("auto", "fan") == ("mesh", None)
+    assert pick_reader("fan", "mesh") == ("fan", None)  # an asked reader is kept
+    reader, warning = pick_reader("mesh", "mesh")
+    assert reader == "mesh" and "self-agreement" in warning
+
+
+def test_a_mesh_edit_is_read_by_dlib(shared_data, tmp_path):
+    src, edited = shared_data / LRS3, tmp_path / "lrs3.sad.mp4"
+    r = runner.invoke(app, ["edit", str(src), "-e", "sad", "--engine", "warp", "--end", "0.6", "-o", str(edited)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["eval", str(src), str(edited), "--max-frames", "8"])
+    assert r.exit_code == 0, r.output
+    assert "reader: dlib (the edit was tracked by mesh)" in r.stdout
+    assert "warning" not in r.stderr
+
+
+def test_reading_an_edit_with_its_own_tracker_warns(warp_edit):
+    src, out = warp_edit  # tracked by dlib
+    r = runner.invoke(app, ["eval", str(src), str(out), "--tracker", "dlib", "--max-frames", "8", "--json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)  # the warning goes to stderr: stdout holds only the JSON
+    assert (res["tracker"], res["tracked_by"]) == ("dlib", "dlib") and "self-agreement" in res["warning"]
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip().startswith("warning:")]
+    assert len(lines) == 1 and "own tracker (dlib)" in lines[0], r.stderr
 
 
 def test_third_party_metrics_with_random_weights(shared_data, tmp_path):

@@ -100,6 +100,7 @@ def test_intra_protocol_writes_json_table_and_chart(test_actor_prep, weights, tm
     res = json.loads(r.stdout)
     assert res == json.loads((out / "eval.json").read_text())
     assert list(res["engines"]) == ["warp", "neural", "neural-no-stccl"]
+    assert (res["tracker"], res["tracked_by"], res["warning"]) == ("mesh", "dlib", None)  # PREP's tracker drove the edits
     assert res["engines"]["neural"]["stccl_loss_weight"] == 1.0
     assert res["engines"]["neural-no-stccl"]["stccl_loss_weight"] == 0.0
     assert res["actors"] == {"M003": {"reference": "M003", "neutral_clips": ["M003_front_neutral_1_001"]},
@@ -119,7 +120,8 @@ def test_intra_protocol_writes_json_table_and_chart(test_actor_prep, weights, tm
     assert any("no sad clip" in n for n in res["notes"])
     md = (out / "eval.md").read_text()
     for text in ("# stccl eval: mead-intra", "## Mean over emotions", "### M-LMD", "| warp |",
-                 "| neural-no-stccl |", "| engine | happy | sad | avg |", "## Skipped"):
+                 "| neural-no-stccl |", "| engine | happy | sad | avg |", "## Skipped",
+                 "reader: mesh (the edits were tracked by dlib)"):
         assert text in md, text
     png = cv2.imread(str(out / "eval.png"))
     assert png is not None and png.shape[1] >= 700 and png.shape[0] > 1000

@@ -23,6 +23,8 @@ BASE[48], BASE[54] = [110, 170], [150, 170]
 class ScriptedTracker:
     """Stands in for FaceTracker: a face that drifts right, present where the script says."""
 
+    dense = None  # no dense points, like a 68-point tracker
+
     def __init__(self, present):
         self.present = present
         self.calls = 0

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import subprocess
+import tomllib
 
 import numpy as np
 import pytest
@@ -118,10 +119,13 @@ def test_pairs_recover_the_known_retiming(prepared):
 def test_rerun_redoes_nothing(prepared, mead_tree):
     out, _ = prepared
     stamps = {p: p.stat().st_mtime_ns for p in (out / "clips").glob("*/meta.json")}
+    toml = out / "prep.toml"
+    toml.write_text(toml.read_text().replace('tracker = "dlib"', 'tracker = "auto"'))  # as older runs wrote it
     result = runner.invoke(app, ["prep", str(mead_tree), "-o", str(out), "--tracker", "dlib"])
     assert result.exit_code == 1  # the failed clip is still failed
     assert "skipping 5" in result.stderr
     assert {p: p.stat().st_mtime_ns for p in (out / "clips").glob("*/meta.json")} == stamps
+    assert tomllib.loads(toml.read_text())["track"]["tracker"] == "dlib"
 
 
 def test_half_written_clip_is_not_finished(prepared, mead_tree, tmp_path):
@@ -151,7 +155,10 @@ def test_folder_layout_with_workers(shared_data, tmp_path):
     out = tmp_path / "out"
     result = runner.invoke(app, ["prep", str(src), "-o", str(out), "--workers", "2", "--size", "128"])
     assert result.exit_code == 0, result.output
+    # --tracker auto: prep.toml and every record name the tracker it resolved to
+    assert tomllib.loads((out / "prep.toml").read_text())["track"]["tracker"] == "mesh"
     ds = PreparedDataset(out)
+    assert {r["tracker"] for r in ds.ok} == {"mesh"}
     emotions = {r["id"]: r["emotion"] for r in ds.ok}
     assert emotions == {"happy__a": "happy", "misc__b": "unknown"}
     clip = ds.clip("misc__b")

@@ -120,16 +120,16 @@ def test_unknown_names_are_one_line_errors_at_every_entry(tmp_path):
         (lambda: TRACKERS["sfd"], "unknown tracker 'sfd'"),
         (lambda: ENGINES["gan"], "unknown engine 'gan'; use one of auto, neural, warp"),
         (lambda: Editor(engine="gan"), 'engine must be one of auto, neural, warp, got "gan"'),
-        (lambda: Editor(engine="warp", tracker="sfd"), 'track.tracker must be one of auto, fan, dlib'),
+        (lambda: Editor(engine="warp", tracker="sfd"), 'track.tracker must be one of auto, mesh, fan, dlib'),
         (lambda: overlay(EditConfig(), {"engine": "gan"}, "f.toml"), "f.toml: engine must be one of"),
         (lambda: validate(EvalConfig(engines=["warp", "gan"])), 'engines[1] must be one of neural, warp'),
-        (lambda: validate(EvalConfig(tracker="sfd")), "tracker must be one of auto, fan, dlib"),
+        (lambda: validate(EvalConfig(tracker="sfd")), "tracker must be one of auto, mesh, fan, dlib"),
     ):
         with pytest.raises(InputError) as e:
             call()
         assert words in str(e.value) and "\n" not in str(e.value), (words, str(e.value))
     r = _cli("edit", str(tmp_path / "none.mp4"), "--tracker", "sfd", plugins=False)
-    assert r.returncode == 1 and "--tracker must be one of auto, fan, dlib" in r.stderr
+    assert r.returncode == 1 and "--tracker must be one of auto, mesh, fan, dlib" in r.stderr
     assert "Traceback" not in r.stderr and r.stderr.count("\n") == 1
 
 

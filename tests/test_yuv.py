@@ -128,8 +128,9 @@ def test_the_yuv_edit_matches_the_rgb_edit(shared_data, tmp_path, warp_editor):
     from stccl import Editor
 
     src = cut(shared_data / CLIP, 1.2, tmp_path / "d12.mp4")
-    a = Editor(engine="warp", pipes="yuv420p").edit(src, emotion="happy", out=tmp_path / "yuv.mp4")
-    b = warp_editor.edit(src, emotion="happy", out=tmp_path / "rgb.mp4")  # the default: rgb24
+    # the yuv420p path needs a tracker that reads the luma plane (dlib); the mesh reads RGB
+    a = Editor(engine="warp", tracker="dlib", pipes="yuv420p").edit(src, emotion="happy", out=tmp_path / "yuv.mp4")
+    b = Editor(engine="warp", tracker="dlib").edit(src, emotion="happy", out=tmp_path / "rgb.mp4")  # rgb24
     assert a.edited_frames == b.edited_frames > 0 and a.shown_label == b.shown_label
     fa, fb, fs = (np.stack(list(VideoReader(p).frames())).astype(int)
                   for p in (tmp_path / "yuv.mp4", tmp_path / "rgb.mp4", src))

@@ -25,6 +25,7 @@ PAIRS = "pairs.jsonl"
 
 # file -> array -> its shape after the frame axis (None: any)
 TRACK = {"landmarks": (68, 2), "landmarks_aligned": (68, 2), "M": (2, 3), "Minv": (2, 3), "flags": ()}
+TRACK_OPTIONAL = {"mesh": (468, 3)}  # a dense tracker's raw points; folders prepared by dlib have none
 AUDIO = {"mfcc": None}
 
 
@@ -124,6 +125,8 @@ def check_shapes(clip: Path, name: str, shapes: dict[str, tuple[int, ...]], fram
 def check_clip(clip: Path, frames: int, has_audio: bool) -> None:
     """Every file of a clip whose meta.json says `frames` frames (and `has_audio`)."""
     check_offsets(clip, frames)
-    check_shapes(clip, "track.npz", npz_shapes(clip, "track.npz"), frames, TRACK)
+    shapes = npz_shapes(clip, "track.npz")
+    check_shapes(clip, "track.npz", shapes, frames, TRACK)
+    check_shapes(clip, "track.npz", shapes, frames, TRACK_OPTIONAL, require=False)
     if has_audio or (clip / "audio.npz").exists():
         check_shapes(clip, "audio.npz", npz_shapes(clip, "audio.npz"), frames, AUDIO)

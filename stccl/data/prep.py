@@ -10,14 +10,14 @@ import logging
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from .. import __version__
-from ..config import PrepConfig, save_toml
+from ..config import PrepConfig, save_toml, tracker_name
 from ..errors import InputError, StcclError
 from ..face import (
     FACE_DETECTED,
@@ -90,6 +90,8 @@ def run_prep(input_path: str | Path, out: str | Path, cfg: PrepConfig,
     items = scan(input_path, cfg.layout, tuple(cfg.views), tuple(cfg.levels))
     root = ensure_writable_dir(out)
     remove_leftovers(root)
+    # the tracker by its name (auto resolved): every clip is tracked by it, and prep.toml says which
+    cfg = replace(cfg, track=replace(cfg.track, tracker=tracker_name(cfg.track.tracker)))
     save_toml(cfg, root / "prep.toml")
     todo, skipped = plan(items, root, cfg)
     summary = PrepSummary(skipped=skipped)
@@ -265,11 +267,13 @@ def _audio_features(path: Path, info, n: int, cfg: PrepConfig) -> dict | None:
 class _TrackArrays:
     def __init__(self) -> None:
         self.lmk, self.lmk_aligned, self.M, self.Minv, self.flags = [], [], [], [], []
+        self.mesh: list[np.ndarray | None] = []  # a dense tracker's raw points per frame
 
     def add(self, face) -> None:
         nan68 = np.full((68, 2), np.nan, np.float32)
         nan23 = np.full((2, 3), np.nan, np.float32)
         self.flags.append(face.flag)
+        self.mesh.append(None if face.landmarks is None or face.M is None else face.dense)
         if face.landmarks is None or face.M is None:
             self.lmk.append(nan68)
             self.lmk_aligned.append(nan68)
@@ -282,10 +286,15 @@ class _TrackArrays:
         self.Minv.append(face.Minv.astype(np.float32))
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {
+        out = {
             "landmarks": np.asarray(self.lmk, np.float32).reshape(-1, 68, 2),
             "landmarks_aligned": np.asarray(self.lmk_aligned, np.float32).reshape(-1, 68, 2),
             "M": np.asarray(self.M, np.float32).reshape(-1, 2, 3),
             "Minv": np.asarray(self.Minv, np.float32).reshape(-1, 2, 3),
             "flags": np.asarray(self.flags, np.uint8),
         }
+        shape = next((m.shape for m in self.mesh if m is not None), None)
+        if shape is not None:  # "mesh" (N, 468, 3): image pixels, z scaled like x; NaN without a face
+            out["mesh"] = np.stack([np.full(shape, np.nan, np.float32) if m is None else m.astype(np.float32)
+                                    for m in self.mesh])
+        return out

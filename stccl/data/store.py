@@ -37,7 +37,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..fs import temp_path, write_text_atomic  # noqa: F401  (also imported from here by callers)
-from .integrity import (AUDIO, FORMAT_VERSION, INDEX, PAIRS, TRACK, check_clip, check_offsets, check_shapes,
+from .integrity import (AUDIO, FORMAT_VERSION, INDEX, PAIRS, TRACK, TRACK_OPTIONAL, check_clip, check_offsets, check_shapes,
                         damaged, parse_jsonl, rebuild_error, redo_clip)
 
 
@@ -208,7 +208,7 @@ class PreparedClip:
 
     @cached_property
     def track(self) -> dict[str, np.ndarray]:
-        return self._arrays("track.npz", TRACK)
+        return self._arrays("track.npz", {**TRACK, **TRACK_OPTIONAL})
 
     @cached_property
     def mfcc(self) -> np.ndarray | None:

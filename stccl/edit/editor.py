@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import EditConfig, face_choice, overlay
+from ..config import EditConfig, face_choice, overlay, tracker_name
 from ..devices import require_device
 from ..errors import InputError
 from ..face import make_backend
@@ -95,6 +95,11 @@ class Editor:
             self._backend = make_backend(self.config.track.tracker, self.config.track.device)
         return self._backend
 
+    @property
+    def tracker(self) -> str:
+        """The name of the tracker that drives the edits (auto resolved), without building it."""
+        return self._backend.name if self._backend is not None else tracker_name(self.config.track.tracker)
+
     def edit(self, src: str | Path, emotion: str | None = None, out: str | Path | None = None, *,
              intensity: float | None = None, start: float | None = None, end: float | None = None,
              face: int | str | None = None, regions: str | None = None, overwrite: bool | None = None,
@@ -123,7 +128,7 @@ class Editor:
 
             if not side_kept:
                 write_compare(src, out, side, f"stccl: {cfg.emotion}", overwrite=cfg.overwrite, crf=cfg.crf,
-                              metadata=edit_tags(src, cfg, engine.name))
+                              metadata=edit_tags(src, cfg, engine.name, self.tracker))
             summary.compare = str(side)
         return summary
 
@@ -133,7 +138,7 @@ class Editor:
         earlier run of the same command on the same input: its stccl tags match."""
         cfg = cfg or self.config
         out = Path(out)
-        return out.is_file() and made_by(out, edit_tags(src, cfg, engine or self.engine.name))
+        return out.is_file() and made_by(out, edit_tags(src, cfg, engine or self.engine.name, self.tracker))
 
 
 def _done_before(src: Path, out: Path, cfg: EditConfig, engine: str) -> EditSummary:

@@ -57,6 +57,13 @@ class ExpressionModel:
         self._face = face[None]
         self._solve = _Supports(self._wbasis)
 
+    def seen_by(self, view_offset: np.ndarray | None) -> "ExpressionModel":
+        """This reading for landmarks from a tracker whose 68-point view sits `view_offset` off
+        dlib's (Backend.view_offset): the expression-free face moved by it. None: itself."""
+        if view_offset is None:
+            return self
+        return ExpressionModel(np.asarray(self.neutral, np.float64) + view_offset, self.spread, self.prototypes)
+
     def canonical(self, landmarks: np.ndarray) -> np.ndarray:
         """(B,68,2) image landmarks -> normalised shapes seen from the front (B,68,2)."""
         lmk = np.asarray(landmarks, np.float64)

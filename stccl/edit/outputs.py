@@ -9,6 +9,7 @@ from ..plan import is_plan
 
 PLAN = "plan"  # <stem>.plan.mp4: the output of an emotion plan
 COMPARE = "compare"  # <output stem>.compare.mp4: input and output side by side (--compare)
+TRACKER_TAG = "stccl_tracker"  # an output's tag: the tracker that drove its edit (resolved: never "auto")
 
 
 EXTENSIONS = {"prores": ".mov", "ffv1": ".mkv"}  # codecs that do not go in .mp4; the rest: .mp4
@@ -35,7 +36,7 @@ def is_edit_output(path: Path) -> bool:
 
 def made_by(path: Path, tags: dict[str, str]) -> bool:
     """Whether the video at `path` is the output of an edit tagged `tags` (stccl.edit.pipeline.
-    edit_tags: version, input, emotion, intensity, engine, regions): a rerun of the same
+    edit_tags: version, input, emotion, intensity, engine, tracker, regions): a rerun of the same
     command may keep it and finish what is missing. False for any other file."""
     from ..errors import StcclError
     from ..video.probe import read_tags

@@ -28,6 +28,7 @@ from ..video import VideoReader, VideoWriter, probe, yuv
 from .ease import pose_factor, window_factor
 from .engine import Engine, engine_changes
 from .lanes import Face, Frame, Lane, Lanes
+from .outputs import TRACKER_TAG
 from .paste import MASK_SIZE, face_mask, paste_change, paste_change_yuv
 
 log = logging.getLogger(__name__)
@@ -107,11 +108,13 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
     writer = VideoWriter(out, info.fps, info.width, info.height, audio_from=src, inputs=[src],
                          overwrite=cfg.overwrite, crf=cfg.crf, preset=cfg.preset,
                          rotation=info.rotation, pix_fmt=carry, codec=cfg.codec, colour=info.colour,
-                         tags=edit_tags(src, cfg, engine.name))
+                         tags=edit_tags(src, cfg, engine.name, backend.name))
     try:
         run = _Run(cfg, engine, windows, writer, summary)
         run.planes = (info.width, info.height) if carry == "yuv420p" else None
-        lanes = Lanes(backend, cfg, info.fps, engine.expression)
+        # the expression is read on this tracker's landmarks, against its own expression-free face
+        expression = None if engine.expression is None else engine.expression.seen_by(backend.view_offset)
+        lanes = Lanes(backend, cfg, info.fps, expression)
         run.ramp = lanes.ramp
         with VideoReader(src, chunk=8, info=info, pad_end=True, pix_fmt=carry) as reader:
             for chunk in reader:
@@ -137,17 +140,18 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
     return summary
 
 
-def edit_tags(src: str | Path, cfg: EditConfig, engine: str) -> dict[str, str]:
-    """The metadata every output carries: it says that a face in it was changed, and how. A
-    rerun of the same command on the same input knows its own output by the stccl_ tags
-    (stccl.edit.outputs.made_by): the input by its size, every setting by a digest."""
+def edit_tags(src: str | Path, cfg: EditConfig, engine: str, tracker: str) -> dict[str, str]:
+    """The metadata every output carries: it says that a face in it was changed, and how, and
+    which tracker (its resolved name, never "auto") drove the edit. A rerun of the same command
+    on the same input knows its own output by the stccl_ tags (stccl.edit.outputs.made_by): the
+    input by its size, every setting by a digest."""
     what = f"emotion {cfg.emotion}, engine {engine}" + (f", regions {cfg.regions}" if cfg.regions else "")
     settings = {k: v for k, v in to_dict(cfg).items() if k != "overwrite"}
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return {"comment": f"face expression manipulated by stccl {__version__} ({what})",
             "stccl_version": __version__, "stccl_input_bytes": str(Path(src).stat().st_size),
             "stccl_emotion": cfg.emotion, "stccl_engine": engine, "stccl_intensity": f"{cfg.intensity:g}",
-            "stccl_regions": cfg.regions or "all", "stccl_settings": digest}
+            "stccl_regions": cfg.regions or "all", TRACKER_TAG: tracker, "stccl_settings": digest}
 
 
 def carried_format(engine: Engine, backend, width: int, height: int) -> str:

@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from ..config import Device, Emotion, TrackerName
-from ..registry import ENGINES
+from ..config import Device, Emotion
+from ..registry import ENGINES, TRACKERS
 from ..typed import Check, OneOf, at_least
 from .protocols import check_protocol
 
 Count = Annotated[int, at_least(1)]
 EngineColumn = Annotated[str, OneOf(ENGINES.names, ENGINES.names_help)]
+ReaderName = Annotated[str, OneOf(TRACKERS.choices, TRACKERS.names_help)]  # a TrackerName whose auto is eval's own
 
 
 @dataclass
@@ -31,7 +32,7 @@ class ScoringWeights:
 class EvalConfig:
     """`stccl eval`: metrics of one edit, or the protocol with engines side by side."""
 
-    tracker: TrackerName = "dlib"  # landmark tracker, the same on both videos
+    tracker: ReaderName = "auto"  # landmark tracker that reads both videos; auto = not the one that drove the edit (EDITED's stccl_tracker tag; PREP's tracker for --data): dlib after the mesh or an untagged edit, the mesh after dlib or fan
     device: Device = "cpu"  # device of the scoring networks (and the protocol's neural engines)
     prototypes: str | None = None  # warp prototypes for the expression shift (and the protocol's warp engine)
     max_frames: Annotated[int, at_least(0)] = 0  # use only the first N frames of each clip; 0 = all

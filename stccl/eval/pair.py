@@ -1,8 +1,9 @@
 """`evaluate_pair`: what one edit did, from INPUT and EDITED (the same video before and after).
 
-Both videos are decoded in lockstep and tracked with the same tracker and settings; frame i of
-one is compared with frame i of the other. Memory stays bounded whatever the length: frames are
-held only in the face streams' gap buffers, one feature batch and SyncNet's 5-frame window.
+Both videos are decoded in lockstep and tracked with the same tracker and settings (by default
+not the tracker that drove the edit: stccl.eval.reader); frame i of one is compared with frame
+i of the other. Memory stays bounded whatever the length: frames are held only in the face
+streams' gap buffers, one feature batch and SyncNet's 5-frame window.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ import numpy as np
 
 from .. import __version__
 from ..config import AlignConfig, TrackConfig, validate
-from ..edit.outputs import is_edit_output
+from ..edit.outputs import TRACKER_TAG, is_edit_output
 from ..errors import InputError, NoFaceError
 from ..face import FaceStream, make_backend, transform_landmarks, warp_to_crop
 from ..video import VideoReader, probe, read_audio
 from ..edit.warp import load_expression_model
 from .landmarks import landmark_metrics
 from .readback import intended_move
+from .reader import pick_reader
 from .metrics import METRICS
 from .pixels import PixelStats, image_region
 from .config import EvalConfig
@@ -81,8 +83,10 @@ def evaluate_pair(input: str | Path, edited: str | Path, opts: EvalConfig | None
     emotion = target_emotion(opts.emotion, edited)
     proto, proto_path = prototype_for(emotion, opts.prototypes)
     scorers = Scorers.load(opts.scoring, opts.device)
-    backend = make_backend(opts.tracker, "auto")
-    track = TrackConfig(tracker=opts.tracker)
+    driver = ib.tags.get(TRACKER_TAG)  # the tracker that drove the edit, from EDITED's header
+    reader, warning = pick_reader(opts.tracker, driver)
+    backend = make_backend(reader, "auto")
+    track = TrackConfig(tracker=reader)
     align = AlignConfig(size=CROP)
     ref_frames = 0
     ref_info = probe(opts.reference) if opts.reference is not None else None
@@ -130,7 +134,7 @@ def evaluate_pair(input: str | Path, edited: str | Path, opts: EvalConfig | None
     A, B = np.stack(a.lmk), np.stack(b.lmk)
     both = int((np.isfinite(A).all((1, 2)) & np.isfinite(B).all((1, 2))).sum())
     # labels are absolute: the move asked is the target less what the input shows
-    move = None if proto is None else intended_move(A, proto, load_expression_model(opts.prototypes))
+    move = None if proto is None else intended_move(A, proto, load_expression_model(opts.prototypes).seen_by(backend.view_offset))
     metrics = landmark_metrics(A, B, move)
     skipped: dict[str, str] = {}
     if emotion is None:
@@ -150,7 +154,7 @@ def evaluate_pair(input: str | Path, edited: str | Path, opts: EvalConfig | None
     return {
         "kind": "pair", "stccl_version": __version__,
         "input": str(input), "edited": str(edited), "emotion": emotion,
-        "tracker": backend.name,
+        "tracker": backend.name, "tracked_by": driver, "warning": warning,
         "frames": {"input": ia.frames, "edited": ib.frames, "compared": compared,
                    "input_face": a.faces, "edited_face": b.faces, "both_face": both},
         "real_set": real_set,

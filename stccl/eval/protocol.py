@@ -16,6 +16,9 @@ mean expression features of the two. Nothing else uses the reference: every othe
 compares an edit with its own input (landmarks, pixels, identity) or with the target label
 (emotion accuracy). In the cross protocol, the generated frames keep A's identity while the
 real set has R's, so FAD is higher than intra by construction, as in NED.
+
+The edits move the landmarks PREP's tracker found (its records' `tracker`), so the sources and
+the edits are read back by another tracker unless --tracker names one (stccl.eval.reader).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from .crops import TRACK_SIZE, crop_features, track_crops
 from .engines import LoadedEngine, edit_crops, load_engines, moving_prototypes
 from .landmarks import landmark_metrics
 from .readback import intended_move
+from .reader import pick_reader
 from .pixels import PixelStats, crop_region
 from .protocols import (MEAD_TARGETS, MEAD_TEST, PROTOCOLS, RAVDESS_TARGETS, RAVDESS_TEST, Protocol,
                         cross_map)
@@ -90,7 +94,6 @@ def run_protocol(data: str | Path, out_dir: str | Path, opts: EvalConfig | None 
     out_dir = ensure_writable_dir(out_dir)
     engines = load_engines(opts)
     scorers = Scorers.load(opts.scoring, opts.device)
-    backend = make_backend(opts.tracker, "auto")
     protos = moving_prototypes(opts.prototypes)
     notes: list[str] = []
 
@@ -106,6 +109,11 @@ def run_protocol(data: str | Path, out_dir: str | Path, opts: EvalConfig | None 
     n_src = sum(len(v) for v in sources.values())
     if n_src == 0:
         raise DataError(f"no neutral clip of the test actors {', '.join(actors)} in {data}: nothing to edit")
+    # the edits move PREP's landmarks: the tracker that drove them is the one that prepared the clips
+    drivers = {r.get("tracker") for v in sources.values() for r in v}
+    driver = drivers.pop() if len(drivers) == 1 else None
+    reader, warning = pick_reader(opts.tracker, driver)
+    backend = make_backend(reader, "auto")
     refs = {a: proto.reference(a) for a in actors if sources[a]}
     real_keys = sorted({(refs[a], e) for a in refs for e in emotions})
     total = n_src * (1 + len(engines) * len(emotions)) + len(real_keys)
@@ -154,7 +162,7 @@ def run_protocol(data: str | Path, out_dir: str | Path, opts: EvalConfig | None 
         "real_set": ("the reference actor's real clips of the target emotion: FAD compares the "
                      "generated frames with them, expression similarity the mean expression features"),
         "weights": {**scorers.weights, "prototypes": str(find_prototypes(opts.prototypes))},
-        "tracker": backend.name,
+        "tracker": backend.name, "tracked_by": driver, "warning": warning,
         "options": _options(opts),
         "table": table, "per_actor": per_actor, "skipped": skipped, "notes": notes,
         "clips": clips_out,
@@ -180,7 +188,7 @@ def _load_source(ds, rec: dict, actor: str, scorers: Scorers, backend, opts: Eva
     crops = clip.crops(idx)
     lmk_aligned = clip.track["landmarks_aligned"][idx].astype(np.float64)
     fps = float(rec.get("fps") or 25.0)
-    lmk = track_crops(crops, fps, backend, opts.tracker)
+    lmk = track_crops(crops, fps, backend, backend.name)
     feats = crop_features(scorers, crops, lmk, opts.batch)
     audio, lse_input = None, {}
     if scorers.syncnet is not None:
@@ -206,7 +214,7 @@ def _score_edit(src: _Source, eng: LoadedEngine, emotion: str, prototype, scorer
                 opts: EvalConfig) -> tuple[dict, dict]:
     fps = float(src.record.get("fps") or 25.0)
     edited = edit_crops(eng.engine, src.crops, src.lmk_aligned, emotion, opts.intensity, opts.batch, fps)
-    lmk = track_crops(edited, fps, backend, opts.tracker)
+    lmk = track_crops(edited, fps, backend, backend.name)
     # the move asked: the target less what the source shows, where the engine reads it (warp)
     move = intended_move(src.lmk, prototype, eng.engine.expression)
     m = landmark_metrics(src.lmk, lmk, move)

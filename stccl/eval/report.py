@@ -12,6 +12,7 @@ from ..errors import InputError
 from ..fs import write_bytes_atomic, write_text_atomic
 from .chart import Panel, bar_chart
 from .metrics import KEY_METRICS, METRICS
+from .reader import reader_line
 
 ARROW = {"higher": "↑", "lower": "↓", "→0": "→0", "info": ""}
 BETTER = {"higher": "higher is better", "lower": "lower is better", "→0": "0 is best (as the input)",
@@ -77,7 +78,9 @@ def markdown(result: dict) -> str:
                                                                     if "steps" in v else "")
                                         for k, v in result["engines"].items()),
               "- scoring weights: " + "; ".join(f"{k}: {v}" for k, v in result["weights"].items()),
-              f"- tracker: {result['tracker']}; real set: {result['real_set']}", ""]
+              f"- reader: {reader_line(result['tracker'], result.get('tracked_by'), 'the edits were')}; "
+              f"real set: {result['real_set']}"]
+    lines += [f"- warning: {result['warning']}", ""] if result.get("warning") else [""]
     lines += ["## Mean over emotions", ""]
     head = [f"{METRICS[k].label} {ARROW[METRICS[k].better]}".strip() for k in present]
     lines += ["| engine | " + " | ".join(head) + " |", "|---|" + "---:|" * len(head)]
@@ -118,5 +121,5 @@ def chart(result: dict):
                             [[table[eng][g].get(k) for g in groups] for eng in engines]))
     n_clips = sum(len(v["neutral_clips"]) for v in result["actors"].values())
     subtitle = (f"{len(result['actors'])} test actor(s), {n_clips} neutral clip(s), mean over clips; "
-                f"tracker {result['tracker']}; avg = mean over emotions")
+                f"read by {result['tracker']}; avg = mean over emotions")
     return bar_chart(f"stccl eval: {result['protocol']}", subtitle, groups, names, panels)

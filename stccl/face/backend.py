@@ -46,6 +46,9 @@ class Follow:
 class Backend(Protocol):
     name: str
     caps: TrackerCaps
+    # (68, 2) how the 68-point view sits off dlib's fit of the same face, in the expression
+    # reading's normalised coordinates (stccl.edit.expression); None: dlib's own convention
+    view_offset: np.ndarray | None
 
     def detect(self, image: np.ndarray, max_side: int = 480, upsample: int | None = None) -> np.ndarray:
         """Faces in `image` as (K, 5) float32 rows x0, y0, x1, y1, confidence (image coords).
@@ -72,6 +75,10 @@ class Backend(Protocol):
 
     def box_from_landmarks(self, lmk: np.ndarray) -> np.ndarray:
         """The box `detect` would give around a face with these landmarks."""
+
+    def nudged(self, image: np.ndarray, lmk: np.ndarray, dx: float, dy: float, grow: float) -> np.ndarray:
+        """(68, 2) one fit from the start `lmk` gives, shifted by (dx, dy) of its side and grown
+        by `grow` (stccl.face.spread)."""
 
 
 def check_image(image: np.ndarray) -> np.ndarray:
@@ -115,6 +122,7 @@ class BaseBackend:
 
     name: str
     caps: TrackerCaps
+    view_offset: np.ndarray | None = None
 
     def doubtful(self, boxes: np.ndarray) -> bool:
         """No face found, or only faces less sure than `caps.weak`: the slower detector should look."""
@@ -150,3 +158,10 @@ class BaseBackend:
 
     def box_from_landmarks(self, lmk: np.ndarray) -> np.ndarray:
         return _boxes.box_from_landmarks(lmk)
+
+    def nudged(self, image: np.ndarray, lmk: np.ndarray, dx: float, dy: float, grow: float) -> np.ndarray:
+        """A fit from the box of `lmk` moved by (dx, dy) of its side and grown by `grow`."""
+        box = np.asarray(self.box_from_landmarks(lmk), np.float64)
+        centre, side = (box[:2] + box[2:]) / 2, float(np.mean(box[2:] - box[:2]))
+        c, half = centre + np.array([dx, dy]) * side, side * (1 + grow) / 2
+        return self.landmarks(image, np.r_[c - half, c + half])

@@ -77,9 +77,8 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, keypoints: np.ndarray, i
         if used[i]:
             continue
         b = boxes[i]
-        x0 = np.maximum(b[0], boxes[:, 0]); y0 = np.maximum(b[1], boxes[:, 1])
-        x1 = np.minimum(b[2], boxes[:, 2]); y1 = np.minimum(b[3], boxes[:, 3])
-        inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+        lo, hi = np.maximum(b[:2], boxes[:, :2]), np.minimum(b[2:4], boxes[:, 2:4])
+        inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         overlap = inter / np.maximum(area + (b[2] - b[0]) * (b[3] - b[1]) - inter, 1e-9)
         group = (~used) & (overlap > iou)

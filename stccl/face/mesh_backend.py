@@ -14,8 +14,11 @@ points in 3D (image pixels, z scaled like x) travel beside it (`Follow.dense`).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
+from functools import cached_property
+from importlib import resources
 from pathlib import Path
 
 import cv2
@@ -93,6 +96,12 @@ class MeshBackend(BaseBackend):
     name = "mesh"
     caps = TRACKERS["mesh"].caps
 
+    @cached_property
+    def view_offset(self) -> np.ndarray:
+        """The 68-point view's offset from dlib's (stccl/face/data/mesh_view.json)."""
+        data = json.loads((resources.files("stccl.face") / "data" / "mesh_view.json").read_text())
+        return np.asarray(data["offset"], np.float64)
+
     def __init__(self) -> None:
         self._mesh = TfliteModel(model_path(LANDMARK_FILE))
         self._short = BlazeFace(SHORT)
@@ -150,3 +159,12 @@ class MeshBackend(BaseBackend):
 
     def box_from_landmarks(self, lmk: np.ndarray) -> np.ndarray:
         return _boxes.box_from_landmarks(lmk, _BOX_FROM_68["scale"], _BOX_FROM_68["y_shift"])
+
+    def nudged(self, image: np.ndarray, lmk: np.ndarray, dx: float, dy: float, grow: float) -> np.ndarray:
+        """One fit on the crop `follow` would use, shifted by (dx, dy) of the face's extent
+        (the crop's side / ROI_SCALE) along the crop's axes and grown by `grow`."""
+        centre, side, angle = roi_from_68(lmk)
+        c, s = math.cos(angle), math.sin(angle)
+        shift = np.array([[c, -s], [s, c]]) @ np.array([dx, dy]) * side / ROI_SCALE
+        dense, _ = self.fit_crop(image, centre + shift, side * (1 + grow), angle)
+        return ibug68(dense[:, :2])

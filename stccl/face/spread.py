@@ -1,6 +1,6 @@
 """How sure a landmark fit is of where the mouth is: fits from nudged boxes.
 
-dlib's fit starts from a box and settles where the image says. On a sharp face it settles on
+A fit starts from a box (dlib) or a crop (the mesh) and settles where the image says. On a sharp face it settles on
 the same points from any nearby box; where the image says little (a small, blurred or turned
 face) it settles somewhere else from each box. So the fit is refitted from six boxes nudged
 around its own, and the median distance of their mouths from its mouth, in inter-ocular
@@ -10,10 +10,12 @@ The mouth's points are what the warp holds the speech with, and the edit cannot 
 lips within the lip bar (0.03 IOD, `stccl.eval.readback`) of a speech it does not know that
 well.
 
-On the shared clips (`python -m stccl.face.spread CLIP...` prints it per frame): the MEAD takes
-and the sharp wild clips read 0.00-0.02 on almost every frame and at most 0.04 (M026, level 3);
-OzA6, turned 30-38 degrees, 0.01-0.02; 0Fi83 (224², blurred, near profile) 0.06-0.33 on the
-frames where dlib puts the face on the cheek, and 0.01-0.04 on its last, sharper frames.
+On the shared clips (`python -m stccl.face.spread CLIP...` prints it per frame), by the mesh
+(`backend.nudged`: the crop shifted along its own axes): the MEAD takes and the sharp wild
+clips read 0.017-0.025 in median and at most 0.031; 0Fi83 (224², blurred, near profile) 0.033
+in median and up to 0.146. By dlib (STCCL_TRACKER=dlib): the MEAD takes and the sharp wild clips
+0.00-0.02 and at most 0.04 (M026, level 3); OzA6, turned 30-38 degrees, 0.01-0.02; 0Fi83
+0.06-0.33 on the frames where dlib puts the face on the cheek. The same bars serve both.
 """
 
 from __future__ import annotations
@@ -33,16 +35,12 @@ UNSURE = 0.08  # ... and from which it is not applied at all
 
 
 def fit_spread(backend, image: np.ndarray, lmk: np.ndarray) -> float:
-    """The median, over fits of `image` from boxes nudged around the box of `lmk`, of the
-    mean distance of their mouth points from those of `lmk`, in inter-ocular distances."""
-    box = np.asarray(backend.box_from_landmarks(lmk), np.float64)
-    centre, side = (box[:2] + box[2:]) / 2, float(np.mean(box[2:] - box[:2]))
+    """The median, over fits of `image` from starts nudged around the one `lmk` gives
+    (`backend.nudged`), of the mean distance of their mouth points from those of `lmk`, in
+    inter-ocular distances."""
     mouth = np.asarray(lmk, np.float64)[MOUTH]
-    far = []
-    for dx, dy, grow in NUDGES:
-        c, half = centre + np.array([dx, dy]) * side, side * (1 + grow) / 2
-        fit = backend.landmarks(image, np.r_[c - half, c + half])[MOUTH]
-        far.append(np.linalg.norm(fit - mouth, axis=-1).mean())
+    far = [np.linalg.norm(backend.nudged(image, lmk, *nudge)[MOUTH] - mouth, axis=-1).mean()
+           for nudge in NUDGES]
     return float(np.median(far) / max(inter_ocular(lmk), 1e-6))
 
 
@@ -55,13 +53,16 @@ def trust(spread: float) -> float:
 
 
 def main(paths: list[str]) -> int:
-    """Each clip's tracked fit and its spread, every 4th frame (dlib)."""
+    """Each clip's tracked fit and its spread, every 4th frame, by the default tracker
+    ($STCCL_TRACKER names another: dlib, fan)."""
     from ..config import TrackConfig
     from ..video import VideoReader
     from .backends import make_backend
     from .tracker import FaceTracker
 
-    backend = make_backend("dlib")
+    import os
+
+    backend = make_backend(os.environ.get("STCCL_TRACKER", "auto"))
     for path in paths:
         tracker, out, index = FaceTracker(backend, TrackConfig()), [], 0
         with VideoReader(path, chunk=8) as reader:

@@ -29,6 +29,7 @@ class FaceFrame:
     M: np.ndarray | None  # (2, 3) image->crop, smoothed
     Minv: np.ndarray | None  # (2, 3) crop->image
     spread: float = math.nan  # how unsure the fit is of the mouth (stccl.face.spread), as last measured; NaN: not measured
+    dense: np.ndarray | None = None  # a dense tracker's raw points ((468, 3) image px, not smoothed; the mesh's), interpolated in a gap
 
     @property
     def has_face(self) -> bool:
@@ -64,6 +65,7 @@ class FaceStream:
         self._held: deque[tuple[int, np.ndarray]] = deque()  # frames of the current short gap
         self._gap_is_long = False
         self._last: np.ndarray | None = None  # raw landmarks of the last face before the gap
+        self._last_dense: np.ndarray | None = None  # ... and its dense points
         self._next_index = 0
         self.max_held = 0
 
@@ -84,9 +86,10 @@ class FaceStream:
         raw = self.tracker(image)
         if raw is None:
             return self._no_face(index, frame)
-        out = self._release_gap(raw)
-        out.append(self._emit(index, frame, raw, FACE_DETECTED, self._measure(image, raw)))
-        self._last = raw
+        dense = self.tracker.dense
+        out = self._release_gap(raw, dense)
+        out.append(self._emit(index, frame, raw, FACE_DETECTED, self._measure(image, raw), dense))
+        self._last, self._last_dense = raw, dense
         self._gap_is_long = False
         return out
 
@@ -103,7 +106,7 @@ class FaceStream:
             check_picked()
         if self._last is None:
             return self._release_missing()
-        return self._release_gap(self._last)
+        return self._release_gap(self._last, self._last_dense)
 
     def _no_face(self, index: int, frame: np.ndarray) -> Emitted:
         if self._gap_is_long:
@@ -113,17 +116,22 @@ class FaceStream:
         if len(self._held) <= self.track_cfg.max_gap:
             return []
         self._gap_is_long = True
-        self._last = None
+        self._last = self._last_dense = None
         return self._release_missing()
 
-    def _release_gap(self, face: np.ndarray) -> Emitted:
-        """Emit the held gap frames, interpolated between the last face and `face`."""
+    def _release_gap(self, face: np.ndarray, dense: np.ndarray | None = None) -> Emitted:
+        """Emit the held gap frames, interpolated between the last face and `face` (and their
+        dense points, where both have them)."""
         start = self._last if self._last is not None else face
+        start_dense = self._last_dense if self._last is not None else dense
         n = len(self._held) + 1
         out = []
         for k, (index, frame) in enumerate(self._held, start=1):
             lmk = start + (face - start) * (k / n)
-            out.append(self._emit(index, frame, lmk, FACE_INTERPOLATED, self._spread))
+            between = None
+            if dense is not None and start_dense is not None:
+                between = start_dense + (dense - start_dense) * (k / n)
+            out.append(self._emit(index, frame, lmk, FACE_INTERPOLATED, self._spread, between))
         self._held.clear()
         return out
 
@@ -145,7 +153,8 @@ class FaceStream:
         return self._spread
 
     def _emit(
-        self, index: int, frame: np.ndarray, lmk: np.ndarray, flag: int, spread: float = math.nan
+        self, index: int, frame: np.ndarray, lmk: np.ndarray, flag: int, spread: float = math.nan,
+        dense: np.ndarray | None = None,
     ) -> tuple[np.ndarray, FaceFrame]:
         lmk = np.asarray(lmk, np.float32)
         if self.track_cfg.smooth:
@@ -153,7 +162,7 @@ class FaceStream:
         M = similarity_from_landmarks(lmk, self.align_cfg.size)
         if self.track_cfg.smooth:
             M = self._sim_smoother(M)
-        return frame, FaceFrame(index, flag, lmk, M, invert(M), spread)
+        return frame, FaceFrame(index, flag, lmk, M, invert(M), spread, dense)
 
 
 def track_video(path, backend=None, track_cfg: TrackConfig | None = None,

@@ -11,6 +11,8 @@ installs without it and the models run under OpenCV. `STCCL_TFLITE=opencv` force
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,25 @@ def runtime() -> str:
     return "litert"
 
 
+@contextmanager
+def _quiet_stderr():
+    """Process-level stderr (file descriptor 2) sent to the null device for the block."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (captured): nothing to hide
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
 class TfliteModel:
     """One float32 TFLite model with one NHWC image input: `model(x) -> outputs`, largest first
     (x: (1, H, W, 3) float32; the outputs keep the model's shapes, batch first)."""
@@ -46,8 +67,9 @@ class TfliteModel:
         if self.runtime == "litert":
             from ai_edge_litert.interpreter import Interpreter
 
-            self._it = Interpreter(model_path=str(path), num_threads=threads)
-            self._it.allocate_tensors()
+            with _quiet_stderr():  # LiteRT's C++ logs "INFO: Created ... XNNPACK delegate" there
+                self._it = Interpreter(model_path=str(path), num_threads=threads)
+                self._it.allocate_tensors()
             self._input = self._it.get_input_details()[0]["index"]
             details = self._it.get_output_details()
             self.input_shape = tuple(int(v) for v in self._it.get_input_details()[0]["shape"])

@@ -195,7 +195,13 @@ class FaceTracker:
         if box is None:
             return None
         self._since = 0
-        return self._fit(frame, box)
+        fit = self._fit(frame, box)
+        return fit if self._sure(fit) else None
+
+    def _sure(self, fit: Follow) -> bool:
+        """Whether a fit from a detection shows a face: a backend that scores the face's
+        presence (the mesh) rejects a doubtful detection whose fit it finds no face in."""
+        return fit.presence is None or fit.presence >= self.backend.caps.weak
 
     def find(self, frame: np.ndarray) -> np.ndarray:
         """The confident face boxes in `frame` (N, 5), largest first: the full-frame detection,
