@@ -30,20 +30,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from .common import PRINT_PEAK_RSS, Timer, shared_clip
+from .common import PRINT_PEAK_RSS, Timer, ratio_row, shared_clip
 from .guard import guarded
 
 SECTIONS = ("prep", "edit", "tracker", "train")
 QUICK_FRAMES = 16  # frames per clip in --quick
 QUICK_LOOPS = 8  # --quick's long loop for the memory row (20 otherwise)
 COLUMNS = ("section", "name", "ratio", "value", "baseline", "baseline_value", "unit", "note")
-
-
-def ratio_row(section: str, name: str, value: float, unit: str, baseline: str,
-              baseline_value: float, note: str = "") -> dict:
-    """One row of the table: `value` against `baseline_value` (same unit, same run)."""
-    return {"section": section, "name": name, "ratio": value / baseline_value, "value": value,
-            "baseline": baseline, "baseline_value": baseline_value, "unit": unit, "note": note}
 
 
 # -- the machine ----------------------------------------------------------------------------------
@@ -266,43 +259,6 @@ def neural_vs_bare(weights: Path, reps: int, batch: int = 8) -> tuple[float, flo
     return bare, be.neural_ms_per_frame(weights, batch=batch, reps=reps)
 
 
-def tracker_rows(quick: bool, skipped: list[dict]) -> list[dict]:
-    """bench_tracker: the mesh tracker (LiteRT, OpenCV) against dlib, ms/frame on one thread, the
-    spread check included or not, and the eye corners' jitter; --quick: 16 frames a clip, 1 pass."""
-    from . import bench_tracker as bt
-
-    results, missing = bt.measure(bt.CLIPS, repeats=1 if quick else 3, limit=QUICK_FRAMES if quick else None,
-                                  log=lambda msg: print(msg, file=sys.stderr, flush=True))
-    for label, why in missing.items():
-        skipped.append({"section": "tracker", "name": f"tracker {label}", "reason": why})
-    rows = []
-    for clip in bt.CLIPS:
-        got = {r["tracker"]: r for r in results if r["clip"] == clip}
-        base = got.get(bt.BASELINE)
-        if base is None:
-            continue
-        for label, r in got.items():
-            if label == bt.BASELINE:
-                continue
-            goal = "; goal <= 3 ms/frame" if r["hd"] else ""
-            rows.append(ratio_row("tracker", f"tracker {label}, {clip}", r["ms"], "ms/frame",
-                                  f"tracker dlib, {clip}", base["ms"],
-                                  f"{r['file']}, {r['frames']} frames, one thread; faces {r['faces']:.2f} "
-                                  f"(dlib {base['faces']:.2f}){goal}"))
-            rows.append(ratio_row("tracker", f"tracker {label} + spread check, {clip}", r["edit_ms"], "ms/frame",
-                                  f"tracker dlib + spread check, {clip}", base["edit_ms"],
-                                  f"the edit's tracker cost: {r['spread_checks']} checks of "
-                                  f"{bt.fmt(r['spread_ms'], '.1f')} ms (dlib {bt.fmt(base['spread_ms'], '.1f')})"))
-            name = f"jitter {label}, {clip}"
-            if math.isfinite(r["jitter"]) and math.isfinite(base["jitter"]) and r["jitter"] > 0 and base["jitter"] > 0:
-                rows.append(ratio_row("tracker", name, r["jitter"], "% IOD", f"jitter dlib, {clip}",
-                                      base["jitter"], "median second difference of the eye corners"))
-            else:
-                skipped.append({"section": "tracker", "name": name,
-                                "reason": "fewer than 3 consecutive frames with a face"})
-    return rows
-
-
 def train_rows(quick: bool, device: str, skipped: list[dict]) -> list[dict]:
     """bench_train, one process per preset and stage (python -m benchmarks.bench_train --json)."""
     rows = []
@@ -384,7 +340,9 @@ def run(sections: list[str], quick: bool, device: str) -> dict:
                 (tmp / "edit").mkdir()
                 rows += edit_rows(quick, tmp / "edit")
             elif s == "tracker":
-                rows += tracker_rows(quick, skipped)
+                from .bench_tracker import tracker_rows
+
+                rows += tracker_rows(quick, skipped, QUICK_FRAMES)
             else:
                 rows += train_rows(quick, device, skipped)
             seconds[s] = round(time.perf_counter() - t, 1)

@@ -35,11 +35,12 @@ import contextlib
 import importlib.util
 import math
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from .common import Timer, shared_clip
+from .common import Timer, ratio_row, shared_clip
 
 # label -> shared clip
 CLIPS = {
@@ -233,6 +234,41 @@ def table(results: list[dict]) -> str:
             f"{fmt(r['spread_ms'], '.1f')} ({r['spread_checks']}) | {r['edit_ms']:.2f} | "
             f"**{fmt(r['edit_ratio'])}** | {r['faces']:.2f} | {fmt(r['jitter'], '.1f')} |")
     return "\n".join(lines)
+
+
+def tracker_rows(quick: bool, skipped: list[dict], quick_frames: int = 16) -> list[dict]:
+    """bench_tracker: the mesh tracker (LiteRT, OpenCV) against dlib, ms/frame on one thread, the
+    spread check included or not, and the eye corners' jitter; --quick: 16 frames a clip, 1 pass."""
+    results, missing = measure(CLIPS, repeats=1 if quick else 3, limit=quick_frames if quick else None,
+                                  log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    for label, why in missing.items():
+        skipped.append({"section": "tracker", "name": f"tracker {label}", "reason": why})
+    rows = []
+    for clip in CLIPS:
+        got = {r["tracker"]: r for r in results if r["clip"] == clip}
+        base = got.get(BASELINE)
+        if base is None:
+            continue
+        for label, r in got.items():
+            if label == BASELINE:
+                continue
+            goal = "; goal <= 3 ms/frame" if r["hd"] else ""
+            rows.append(ratio_row("tracker", f"tracker {label}, {clip}", r["ms"], "ms/frame",
+                                  f"tracker dlib, {clip}", base["ms"],
+                                  f"{r['file']}, {r['frames']} frames, one thread; faces {r['faces']:.2f} "
+                                  f"(dlib {base['faces']:.2f}){goal}"))
+            rows.append(ratio_row("tracker", f"tracker {label} + spread check, {clip}", r["edit_ms"], "ms/frame",
+                                  f"tracker dlib + spread check, {clip}", base["edit_ms"],
+                                  f"the edit's tracker cost: {r['spread_checks']} checks of "
+                                  f"{fmt(r['spread_ms'], '.1f')} ms (dlib {fmt(base['spread_ms'], '.1f')})"))
+            name = f"jitter {label}, {clip}"
+            if math.isfinite(r["jitter"]) and math.isfinite(base["jitter"]) and r["jitter"] > 0 and base["jitter"] > 0:
+                rows.append(ratio_row("tracker", name, r["jitter"], "% IOD", f"jitter dlib, {clip}",
+                                      base["jitter"], "median second difference of the eye corners"))
+            else:
+                skipped.append({"section": "tracker", "name": name,
+                                "reason": "fewer than 3 consecutive frames with a face"})
+    return rows
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

@@ -23,6 +23,13 @@ class Timer:
         self.seconds = time.perf_counter() - self.t0
 
 
+def ratio_row(section: str, name: str, value: float, unit: str, baseline: str,
+              baseline_value: float, note: str = "") -> dict:
+    """One row of the table: `value` against `baseline_value` (same unit, same run)."""
+    return {"section": section, "name": name, "ratio": value / baseline_value, "value": value,
+            "baseline": baseline, "baseline_value": baseline_value, "unit": unit, "note": note}
+
+
 def row(name: str, value: float, unit: str, note: str = "") -> dict:
     return {"name": name, "value": value, "unit": unit, "note": note}
 

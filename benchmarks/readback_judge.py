@@ -55,8 +55,9 @@ def judge(dlib_rows: list[dict], mesh_rows: list[dict]) -> list[dict]:
                 if r is not None:
                     row[who] = (floors[who]["mouth_corr"], floors[who]["mouth_dev"], r["mouth_corr"], r["mouth_dev"])
             r = by.get((best, clip, emotion))
-            row["passed"] = r is not None and kept(r) and moved("dlib" if best == "dlib" else "mesh", r)
-            row["kept"], row["moved"] = (r is not None and kept(r)), (r is not None and moved("dlib" if best == "dlib" else "mesh", r))
+            row["kept"] = r is not None and kept(r)
+            row["moved"] = r is not None and moved(best, r)
+            row["passed"] = row["kept"] and row["moved"]
             out.append(row)
     return out
 

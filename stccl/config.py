@@ -62,12 +62,14 @@ X264_PRESETS = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "
                        "slower", "veryslow"]
 
 
-def tracker_name(name: str) -> str:
+def tracker_name(name: str, weights_dir=None) -> str:
     """The tracker `name` stands for, without building it: itself, or for auto the first
-    candidate whose weights are found or that needs none (the one stccl.face.make_backend builds)."""
+    candidate that needs no weights or whose weights are found (`weights_dir` first); "auto"
+    when none can run. stccl.face.make_backend builds the one this names."""
     if name != "auto":
         return TRACKERS[name].name
-    return next((e.name for e in TRACKERS.candidates() if not e.weights or find_weights(e.weights[0])), name)
+    return next((e.name for e in TRACKERS.candidates()
+                 if not e.weights or find_weights(e.weights[0], first_dir=weights_dir)), name)
 
 
 @dataclass

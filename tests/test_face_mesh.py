@@ -138,3 +138,29 @@ def test_the_mouth_check_still_fires_where_the_mesh_is_unsure(shared_data, mesh)
     assert (blurred > UNSURE).sum() >= 2, np.round(blurred, 3)
     assert (blurred < SURE).sum() >= 2  # and not on every frame: the edit still moves it
     assert sharp.max() < SURE, np.round(sharp, 3)
+
+
+def test_a_small_face_in_a_wide_frame_and_a_rolled_face_are_followed(shared_data, mesh):
+    """Footage unlike the shared clips: d20's face shrunk to 160 px in a black 1920x1080 frame
+    (the short-range detector misses it; the full-range one finds it), and d20 rolled 35 degrees
+    (the crop turns with the eyes: the fit's eye line keeps the roll)."""
+    import cv2
+
+    frames = frames_of(shared_data / "wild" / "d20.mp4", limit=20)
+    wide = []
+    for f in frames:
+        canvas = np.zeros((1080, 1920, 3), np.uint8)
+        canvas[700:860, 1500:1660] = cv2.resize(f, (160, 160), interpolation=cv2.INTER_AREA)
+        wide.append(canvas)
+    tracker = FaceTracker(mesh, TrackConfig())
+    found = [tracker(f) for f in wide]
+    assert all(lmk is not None for lmk in found) and tracker.stats["turned_detections"] >= 1
+    assert all(1500 < lmk[:, 0].mean() < 1660 and 700 < lmk[:, 1].mean() < 860 for lmk in found)
+
+    upright, rolled = FaceTracker(mesh, TrackConfig()), FaceTracker(mesh, TrackConfig())
+    turn = cv2.getRotationMatrix2D((240, 240), 35, 1.0)  # counter-clockwise in the image
+    for f in frames:
+        a, b = upright(f), rolled(cv2.warpAffine(f, turn, (480, 480)))
+        assert b is not None
+        angle = lambda p: np.degrees(np.arctan2(*(p[45] - p[36])[::-1]))  # noqa: E731
+        assert abs((angle(a) - angle(b)) - 35) < 5, (angle(a), angle(b))

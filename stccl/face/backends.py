@@ -1,10 +1,13 @@
 """Trackers by name: `make_backend` builds one from the registry (stccl.registry.TRACKERS).
 
-- `dlib` (stccl.face.dlib_backend): offline default; HOG and CNN detectors and the 68-point
-  shape predictor that ship inside the `face_recognition_models` package.
+- `mesh` (stccl.face.mesh_backend): the default; MediaPipe's 468-point face mesh and BlazeFace
+  detector, from model files inside the package.
+- `dlib` (stccl.face.dlib_backend): HOG and CNN detectors and the 68-point shape predictor
+  that ship inside the `face_recognition_models` package.
 - `fan` (stccl.face.fan_backend): face-alignment's 2D FAN-4 landmarks (needs its weights), with
   dlib's detectors, so that nothing is downloaded.
-- `auto`: the first of the registry's `auto` candidates whose weights are found (fan, then dlib).
+- `auto`: the first of the registry's `auto` candidates that needs no weights or whose weights
+  are found (stccl.config.tracker_name): the mesh.
 
 What a backend is and does: stccl.face.backend. The names below are re-exported for callers
 that knew them here.
@@ -15,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import weights as _weights
+from ..config import tracker_name
 from ..devices import check_device
 from ..errors import InputError
 from ..registry import TRACKERS, Entry
@@ -43,23 +47,18 @@ def make_backend(
     `weights_dir` first, then where stccl.weights says; InputError for an unknown name, a
     one-line WeightsError when a named tracker's weights are not found."""
     check_device(device)  # the spelling; only a tracker that runs a network asks for the device
-    if name != "auto":
-        entry = TRACKERS[name]
-        return entry.build(device, _needed(entry, weights_dir, required=True))
-    for entry in TRACKERS.candidates():
-        found = _needed(entry, weights_dir, required=False)
-        if found is not None or not entry.weights:
-            return entry.build(device, found)
-    raise InputError("no tracker can run here: every auto candidate misses its weights")
+    resolved = tracker_name(name, weights_dir)
+    if resolved == "auto":
+        raise InputError("no tracker can run here: every auto candidate misses its weights")
+    entry = TRACKERS[resolved]
+    return entry.build(device, _needed(entry, weights_dir))
 
 
-def _needed(entry: Entry, weights_dir, required: bool) -> Path | None:
-    """The weights file `entry` needs (its first kind), None when it needs none or (not
-    `required`) none is found."""
+def _needed(entry: Entry, weights_dir) -> Path | None:
+    """The weights file `entry` needs (its first kind; a one-line WeightsError when it is not
+    found), None when it needs none."""
     if not entry.weights:
         return None
-    if not required:
-        return _weights.find(entry.weights[0], first_dir=weights_dir)
     free = next((e.name for e in TRACKERS.entries() if not e.weights), None)
     hint = f" (or use --tracker {free})" if free else ""
     return _weights.require(entry.weights[0], first_dir=weights_dir, hint=hint)

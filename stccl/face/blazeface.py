@@ -11,13 +11,11 @@ face_detection_*_common.pbtxt.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .tflite import TfliteModel
+from .tflite import TfliteModel, model_path
 
 
 @dataclass(frozen=True)
@@ -32,10 +30,6 @@ class Spec:
 SHORT = Spec("face_detection_short_range.tflite", 128, (8, 16, 16, 16), 2, 0.5)
 FULL = Spec("face_detection_full_range_sparse.tflite", 192, (4,), 1, 0.6)
 _NMS_IOU = 0.3
-
-
-def model_path(name: str) -> Path:
-    return Path(str(resources.files("stccl.face") / "data" / "mesh" / name))
 
 
 def anchors(spec: Spec) -> np.ndarray:

@@ -27,9 +27,9 @@ import numpy as np
 from ..registry import TRACKERS
 from . import boxes as _boxes
 from .backend import BaseBackend, Follow, check_image
-from .blazeface import FULL, SHORT, BlazeFace, model_path
+from .blazeface import FULL, SHORT, BlazeFace
 from .mesh_map import ibug68
-from .tflite import TfliteModel
+from .tflite import TfliteModel, model_path
 
 LANDMARK_FILE = "face_landmark.tflite"
 CROP = 192  # the landmark model's input side
@@ -145,15 +145,15 @@ class MeshBackend(BaseBackend):
         x0, y0, x1, y1 = (float(v) for v in box[:4])
         centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
         dense, _ = self.fit_crop(image, centre, ROI_SCALE * max(x1 - x0, y1 - y0), 0.0)
-        dense, presence = self.fit_crop(image, *roi_from_mesh(dense))
-        lmk = ibug68(dense[:, :2])
-        return Follow(lmk, presence=presence, box=self.box_from_landmarks(lmk), dense=dense)
+        return self._follow(*self.fit_crop(image, *roi_from_mesh(dense)))
 
     def landmarks(self, image: np.ndarray, box: Sequence[float]) -> np.ndarray:
         return self.fit(image, box).landmarks
 
     def follow(self, image: np.ndarray, previous: np.ndarray) -> Follow:
-        dense, presence = self.fit_crop(image, *roi_from_68(previous))
+        return self._follow(*self.fit_crop(image, *roi_from_68(previous)))
+
+    def _follow(self, dense: np.ndarray, presence: float) -> Follow:
         lmk = ibug68(dense[:, :2])
         return Follow(lmk, presence=presence, box=self.box_from_landmarks(lmk), dense=dense)
 

@@ -55,6 +55,13 @@ def _quiet_stderr():
         os.close(saved)
 
 
+def model_path(name: str) -> Path:
+    """A model file shipped in the package (stccl/face/data/mesh)."""
+    from importlib import resources
+
+    return Path(str(resources.files("stccl.face") / "data" / "mesh" / name))
+
+
 class TfliteModel:
     """One float32 TFLite model with one NHWC image input: `model(x) -> outputs`, largest first
     (x: (1, H, W, 3) float32; the outputs keep the model's shapes, batch first)."""

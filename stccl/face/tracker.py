@@ -136,12 +136,12 @@ class FaceTracker:
         check_image(frame)
         self.stats["frames"] += 1
         fit = self._track(frame) if self._lmk is not None else self._acquire(frame)
-        self.dense = None if fit is None else fit.dense
         if fit is None or not np.all(np.isfinite(fit.landmarks)):
             self._lose()
             self.dense = None
             return None
         self._keep(frame, fit.landmarks)
+        self.dense = fit.dense
         return fit.landmarks
 
     def _track(self, frame: np.ndarray) -> Follow | None:
@@ -162,16 +162,12 @@ class FaceTracker:
         if found is None:
             return None
         if suspect or iou(found, box) < _KEEP_TRACK_IOU:
-            return self._fit(frame, found)
-        refit = self._fit(frame, found)
+            return self.backend.fit(frame, found)
+        refit = self.backend.fit(frame, found)
         if mean_distance(refit.landmarks, lmk) > _DRIFT:
             self.stats["refits"] += 1
             return refit
         return fit
-
-    def _fit(self, frame: np.ndarray, box: np.ndarray) -> Follow:
-        """The backend's fit from a detection box (`Backend.fit`)."""
-        return self.backend.fit(frame, box)
 
     def _confirm(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
         """The followed face's detection box near `box`: ROI first, then the full frame, then
@@ -195,7 +191,7 @@ class FaceTracker:
         if box is None:
             return None
         self._since = 0
-        fit = self._fit(frame, box)
+        fit = self.backend.fit(frame, box)
         return fit if self._sure(fit) else None
 
     def _sure(self, fit: Follow) -> bool:
@@ -218,7 +214,7 @@ class FaceTracker:
         """Follow the face in `box` from this frame on (a face found by `find`)."""
         check_image(frame)
         self._since = 0
-        self._keep(frame, self._fit(frame, np.asarray(box[:4], np.float64)).landmarks)
+        self._keep(frame, self.backend.fit(frame, np.asarray(box[:4], np.float64)).landmarks)
 
     @property
     def last_box(self) -> np.ndarray | None:
