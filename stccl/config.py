@@ -140,14 +140,17 @@ class EditConfig:
     codec: Literal["auto", "h264", "h265", "prores", "ffv1"] = "auto"  # video codec: auto = by the output's extension (H.264; VP9 in .webm); prores in .mov/.mkv, ffv1 (lossless) in .mkv
     crf: Annotated[int, at_least(0)] = 18  # quality on x264's scale (lower = better, larger files); h265 and VP9 get the matching value; prores and ffv1 ignore it
     preset: X264_PRESETS = "fast"  # x264 speed preset
-    pipes: Literal["rgb24", "yuv420p"] = "rgb24"  # frames between decoder and encoder: yuv420p skips both colour conversions (an engine that reads no pixels, a tracker that reads luma, even sizes; see docs/edit.md)
+    pipes: Literal["auto", "rgb24"] = "auto"  # frames between decoder and encoder: auto = yuv420p wherever the edit allows (an engine that reads no pixels, a tracker that reads luma or makes its crops from the planes, an even size, 8-bit video-range colour; see docs/edit.md), which skips both colour conversions; rgb24 = always RGB
     overwrite: bool = False  # replace existing outputs
     track: TrackConfig = field(default_factory=TrackConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
 
     @classmethod
     def upgrade(cls, data: dict) -> dict:
-        """`[track] face = "all"` (before `faces`) -> `faces = "all"`."""
+        """`[track] face = "all"` (before `faces`) -> `faces = "all"`; `pipes = "yuv420p"` (before
+        `auto`, which does what it asked for, wherever the edit allows) -> `pipes = "auto"`."""
+        if data.get("pipes") == "yuv420p":
+            data["pipes"] = "auto"
         track = data.get("track")
         if isinstance(track, dict) and isinstance(track.get("face"), str) and track["face"].strip().lower() == "all":
             del track["face"]

@@ -37,7 +37,10 @@ class TrackerCaps:
 
     points: int = 68  # landmarks a fit gives: 68 (iBUG), or a dense set with a 68-point view
     dims: int = 2  # 2, or 3 for a dense 3D mesh (its `landmarks` still give the 68-point 2D view)
-    reads: Literal["rgb", "luma"] = "rgb"  # luma: it reads only grey, so it can track on the luma plane of yuv420p frames
+    # what it reads of a frame: rgb (the whole RGB frame), luma (only grey: it can track on the luma
+    # plane of yuv420p frames), planes (colour only in crops it makes with stccl.face.pixels: it can
+    # track on a yuv420p frame's planes, converting only those crops)
+    reads: Literal["rgb", "luma", "planes"] = "rgb"
     mouth_check: bool = False  # a fit can say how sure it is of the mouth (refits from nudged boxes, stccl.face.spread)
     weak: float = 0.5  # detection confidence (in [0, 1]) below which a found face is doubtful
 
@@ -148,7 +151,7 @@ class Registry:
 TRACKERS = Registry("tracker")
 TRACKERS.register(Entry(
     "mesh", "MediaPipe's 468-point face mesh and BlazeFace detector (offline, shipped; default)",
-    "stccl.face.mesh_backend:build", TrackerCaps(points=468, dims=3, mouth_check=True, weak=0.5), auto=True))
+    "stccl.face.mesh_backend:build", TrackerCaps(points=468, dims=3, reads="planes", mouth_check=True, weak=0.5), auto=True))
 TRACKERS.register(Entry(
     "fan", "face-alignment's 2D FAN-4 landmarks (needs its weights), dlib's detectors",
     "stccl.face.fan_backend:build", TrackerCaps(weak=1 / 6), weights=("fan",), auto=True))

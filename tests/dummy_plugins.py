@@ -4,8 +4,9 @@ calls `register()`.
 What the library does with them must follow from what their entries declare, never from their
 names.
 
-- trackers `dummy-luma` (declares: reads only luma, can check its mouth fit) and `dummy-rgb`
-  (declares neither): dlib's fit underneath, recording the kind of every image it is given;
+- trackers `dummy-luma` (declares: reads only luma, can check its mouth fit), `dummy-rgb`
+  (declares neither) and `dummy-planes` (declares: reads colour only through stccl.face.pixels):
+  dlib's fit underneath, recording the kind of every image it is given;
 - engine `dummy-shift` (declares: uses pixels, reads no expression): moves the face 8 px up
   and brightens it, by the intensity.
 """
@@ -19,22 +20,32 @@ from stccl.registry import ENGINES, TRACKERS, EngineCaps, Entry, TrackerCaps
 TRACKER_CAPS = {
     "dummy-luma": TrackerCaps(reads="luma", mouth_check=True, weak=1 / 6),
     "dummy-rgb": TrackerCaps(reads="rgb", mouth_check=False, weak=1 / 6),
+    "dummy-planes": TrackerCaps(reads="planes", mouth_check=False, weak=1 / 6),
 }
-SEEN: dict[str, list[int]] = {name: [] for name in TRACKER_CAPS}  # image ndim of every call
+SEEN: dict[str, list[str]] = {name: [] for name in TRACKER_CAPS}  # the kind of every image given
+
+
+def _kind(image) -> str:
+    """"planes" (a luma plane carrying its colour), "grey" or "rgb"."""
+    if getattr(image, "colour", None) is not None:
+        return "planes"
+    return "grey" if image.ndim == 2 else "rgb"
 
 
 def _tracker(name: str):
     def build(device: str = "auto", weights=None):
         from stccl.face.dlib_backend import DlibBackend
 
+        from stccl.face import pixels
+
         class Recording(DlibBackend):
             def detect(self, image, max_side=480, upsample=None):
-                SEEN[name].append(image.ndim)
-                return super().detect(image, max_side, upsample)
+                SEEN[name].append(_kind(image))
+                return super().detect(pixels.rgb(image), max_side, upsample)
 
             def landmarks(self, image, box):
-                SEEN[name].append(image.ndim)
-                return super().landmarks(image, box)
+                SEEN[name].append(_kind(image))
+                return super().landmarks(pixels.rgb(image), box)
 
         backend = Recording()
         backend.name, backend.caps = name, TRACKER_CAPS[name]

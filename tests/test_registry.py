@@ -53,19 +53,23 @@ def _fit_checks(monkeypatch) -> list:
     return calls
 
 
-@pytest.mark.parametrize("tracker,grey,checks", [("dummy-luma", True, True), ("dummy-rgb", False, False)])
+@pytest.mark.parametrize("tracker,kind,also,checks", [("dummy-luma", "grey", set(), True),
+                                                       ("dummy-rgb", "rgb", set(), False),
+                                                       ("dummy-planes", "planes", {"rgb"}, False)])
 def test_a_trackers_declared_capabilities_decide_pipes_and_fit_check(plugins, short_clip, tmp_path,
-                                                                      monkeypatch, tracker, grey, checks):
+                                                                      monkeypatch, tracker, kind, also, checks):
     """One that declares luma and a mouth-fit check is given the luma plane of yuv420p frames
-    and has its fit checked; one that declares neither gets RGB frames and no check."""
+    and has its fit checked; one that declares neither gets RGB frames and no check; one that
+    declares planes gets the luma plane carrying its chroma (and RGB regions for the detection
+    check, made from them)."""
     from stccl import Editor
     from stccl.video import probe
 
     calls = _fit_checks(monkeypatch)
     out = tmp_path / "e.mp4"
-    s = Editor(engine="warp", tracker=tracker, pipes="yuv420p").edit(short_clip, emotion="happy", out=out)
+    s = Editor(engine="warp", tracker=tracker).edit(short_clip, emotion="happy", out=out)  # pipes auto
     seen = set(plugins.SEEN[tracker])
-    assert seen == ({2} if grey else {3}), seen
+    assert kind in seen and seen <= {kind} | also, seen
     assert bool(calls) is checks and (len(calls) >= s.frames // 8 if checks else True)
     assert s.edited_frames == s.frames == probe(short_clip).frames == probe(out).frames
 

@@ -117,26 +117,46 @@ class _Backend:
 
 
 def test_frames_travel_as_yuv_only_where_nothing_needs_rgb():
-    assert carried_format(_Engine(False), _Backend("dlib"), 1920, 1080) == "yuv420p"
-    assert carried_format(_Engine(True), _Backend("dlib"), 1920, 1080) == "rgb24"  # neural: RGB crops
-    assert carried_format(_Engine(False), _Backend("fan"), 1920, 1080) == "rgb24"  # FAN reads RGB
-    assert carried_format(_Engine(False), _Backend("dlib"), 641, 480) == "rgb24"  # odd width
+    from types import SimpleNamespace
+
+    from stccl.video.probe import Colour
+
+    hd = SimpleNamespace(width=1920, height=1080, colour=Colour(range="tv", space="bt709"))
+    odd = SimpleNamespace(width=641, height=480, colour=Colour())
+    full = SimpleNamespace(width=1920, height=1080, colour=Colour(range="pc"))
+    assert carried_format(_Engine(False), _Backend("dlib"), hd) == ("yuv420p", None)  # the luma alone
+    assert carried_format(_Engine(False), _Backend("mesh"), hd) == ("yuv420p", "bt709")  # crops from planes
+    assert carried_format(_Engine(True), _Backend("mesh"), hd) == ("rgb24", None)  # neural: RGB crops
+    assert carried_format(_Engine(False), _Backend("fan"), hd) == ("rgb24", None)  # FAN reads RGB frames
+    assert carried_format(_Engine(False), _Backend("mesh"), odd) == ("rgb24", None)  # odd width
+    # full range: stccl does not convert it as ffmpeg does, so the mesh's crops need RGB frames
+    assert carried_format(_Engine(False), _Backend("mesh"), full) == ("rgb24", None)
+    assert carried_format(_Engine(False), _Backend("dlib"), full) == ("yuv420p", None)
 
 
-def test_the_yuv_edit_matches_the_rgb_edit(shared_data, tmp_path, warp_editor):
+def test_pipes_auto_is_the_default_and_the_old_yuv420p_reads_as_auto():
+    from stccl.config import EditConfig
+    from stccl.typed import overlay
+
+    assert EditConfig().pipes == "auto"
+    assert overlay(EditConfig(), {"pipes": "yuv420p"}).pipes == "auto"
+    assert overlay(EditConfig(), {"pipes": "rgb24"}).pipes == "rgb24"
+
+
+@pytest.mark.parametrize("tracker", ["mesh", "dlib"])
+def test_the_yuv_edit_matches_the_rgb_edit(shared_data, tmp_path, warp_editor, tracker):
     from benchmarks.readback import cut
     from stccl import Editor
 
     src = cut(shared_data / CLIP, 1.2, tmp_path / "d12.mp4")
-    # the yuv420p path needs a tracker that reads the luma plane (dlib); the mesh reads RGB
-    a = Editor(engine="warp", tracker="dlib", pipes="yuv420p").edit(src, emotion="happy", out=tmp_path / "yuv.mp4")
-    b = Editor(engine="warp", tracker="dlib").edit(src, emotion="happy", out=tmp_path / "rgb.mp4")  # rgb24
+    a = Editor(engine="warp", tracker=tracker).edit(src, emotion="happy", out=tmp_path / "yuv.mp4")  # auto
+    b = Editor(engine="warp", tracker=tracker, pipes="rgb24").edit(src, emotion="happy", out=tmp_path / "rgb.mp4")
     assert a.edited_frames == b.edited_frames > 0 and a.shown_label == b.shown_label
     fa, fb, fs = (np.stack(list(VideoReader(p).frames())).astype(int)
                   for p in (tmp_path / "yuv.mp4", tmp_path / "rgb.mp4", src))
     apart, rgb_off, yuv_off = np.abs(fa - fb).mean(), np.abs(fb - fs).mean(), np.abs(fa - fs).mean()
     # the two edits differ less than either differs from the source (edit + re-encode), and the
-    # yuv one is the closer to the source: no RGB round trip (d12: 1.6, 2.5, 2.0 grey levels)
+    # yuv one is the closer to the source: no RGB round trip (d12, dlib: 1.6, 2.5, 2.0 grey levels)
     assert apart < 0.8 * rgb_off and yuv_off < rgb_off, (apart, rgb_off, yuv_off)
 
 

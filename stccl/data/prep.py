@@ -28,7 +28,7 @@ from ..face import (
     warp_to_crop,
 )
 from ..face.align import warp_to_crop_yuv
-from ..face.backend import reads_luma
+from ..face.backend import yuv_view
 from ..fs import ensure_writable_dir, remove_stale_temps
 from ..video import VideoReader, probe, yuv
 from . import store
@@ -226,25 +226,28 @@ _YUV_FROM = 1280 * 720  # frames this large read as yuv420p: below, the saving i
 
 class _Frames:
     """How prep reads frames: ffmpeg's own yuv420p where it pays and can (frames of 720p and
-    more, the dlib tracker, which reads grey, an even size, colours that stccl.video.yuv
-    converts as ffmpeg would), tracking on the luma plane and converting only each crop to RGB;
-    RGB frames otherwise. yuv420p spares the decoder's whole-frame conversion and half the
-    pipe's bytes (1080p prep ≈ 1.3x faster); the crops are within about a grey level of the
-    RGB path's. Smaller frames keep RGB: there the conversion costs well under a millisecond,
-    and what the tracker reads would change by that grey level for nothing."""
+    more, a tracker that reads the luma plane (dlib) or makes its crops from the planes (the
+    mesh), an even size, colours that stccl.video.yuv converts as ffmpeg would), converting
+    only each crop to RGB; RGB frames otherwise. yuv420p spares the decoder's whole-frame
+    conversion and half the pipe's bytes (1080p prep ≈ 1.3x faster); the crops are within
+    about a grey level of the RGB path's. Smaller frames keep RGB: there the conversion costs
+    well under a millisecond, and what the tracker reads would change by that grey level for
+    nothing."""
 
     def __init__(self, backend, info, size: int):
         self.size, self.width, self.height = size, info.width, info.height
         self.matrix = yuv.rgb_matrix(info.colour)
-        use = reads_luma(backend) and self.matrix is not None and yuv.fits(info.width, info.height) \
+        view = yuv_view(backend, self.matrix)
+        use = view is not None and self.matrix is not None and yuv.fits(info.width, info.height) \
             and info.width * info.height >= _YUV_FROM
         self.pix_fmt = "yuv420p" if use else "rgb24"
+        self._colour = self.matrix if view == "planes" else None  # what the tracker's luma carries
         self._blank = np.zeros((size, size, 3), np.uint8)
 
     def track(self, frame: np.ndarray) -> np.ndarray:
         if self.pix_fmt == "rgb24":
             return frame
-        return yuv.luma(frame, self.width, self.height)
+        return yuv.luma(frame, self.width, self.height, self._colour)
 
     def crop(self, frame: np.ndarray, M: np.ndarray | None) -> np.ndarray:
         if M is None:

@@ -22,7 +22,7 @@ from ..config import EditConfig, to_dict
 from ..errors import InputError, NoFaceError
 from ..plan import is_plan, parse_plan
 from ..face import transform_landmarks, warp_to_crop
-from ..face.backend import reads_luma
+from ..face.backend import yuv_view
 from ..face.pose import head_pose
 from ..video import VideoReader, VideoWriter, probe, yuv
 from .ease import pose_factor, window_factor
@@ -104,7 +104,7 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
     summary = EditSummary(str(src), str(out), engine.name, emotion, cfg.intensity,
                           expected_frames=info.expected_frames, header_seconds=info.duration,
                           frame_rate=info.fps, peak=0.0)
-    carry = carried_format(engine, backend, info.width, info.height) if cfg.pipes == "yuv420p" else "rgb24"
+    carry, matrix = carried_format(engine, backend, info) if cfg.pipes == "auto" else ("rgb24", None)
     writer = VideoWriter(out, info.fps, info.width, info.height, audio_from=src, inputs=[src],
                          overwrite=cfg.overwrite, crf=cfg.crf, preset=cfg.preset,
                          rotation=info.rotation, pix_fmt=carry, codec=cfg.codec, colour=info.colour,
@@ -112,6 +112,7 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
     try:
         run = _Run(cfg, engine, windows, writer, summary)
         run.planes = (info.width, info.height) if carry == "yuv420p" else None
+        planes = run.planes
         # the expression is read on this tracker's landmarks, against its own expression-free face
         expression = None if engine.expression is None else engine.expression.seen_by(backend.view_offset)
         lanes = Lanes(backend, cfg, info.fps, expression)
@@ -119,7 +120,7 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
         with VideoReader(src, chunk=8, info=info, pad_end=True, pix_fmt=carry) as reader:
             for chunk in reader:
                 for frame in chunk:
-                    track = frame if run.planes is None else yuv.luma(frame, *run.planes)
+                    track = frame if planes is None else yuv.luma(frame, *planes, matrix)
                     run.take(lanes.push(frame, track))
                 if on_progress:
                     on_progress(summary.frames + len(run.batch), info.expected_frames)
@@ -154,14 +155,18 @@ def edit_tags(src: str | Path, cfg: EditConfig, engine: str, tracker: str) -> di
             "stccl_regions": cfg.regions or "all", TRACKER_TAG: tracker, "stccl_settings": digest}
 
 
-def carried_format(engine: Engine, backend, width: int, height: int) -> str:
-    """How frames can travel from decoder to encoder when `pipes = "yuv420p"` is asked for:
-    ffmpeg's own yuv420p where nothing needs RGB (an engine that reads only landmarks, a
-    tracker that reads only grey, an even frame size), which spares both pipes a colour
-    conversion; rgb24 otherwise. Both say so in their registry entries' capabilities."""
-    if engine.caps.uses_pixels or not reads_luma(backend) or not yuv.fits(width, height):
-        return "rgb24"
-    return "yuv420p"
+def carried_format(engine: Engine, backend, info) -> tuple[str, str | None]:
+    """How frames travel from decoder to encoder under `pipes = "auto"`: ffmpeg's own yuv420p
+    where nothing needs a whole RGB frame (an engine that reads only landmarks, a tracker that
+    reads the luma plane or makes its crops from the planes, an even frame size), which spares
+    both pipes a colour conversion; rgb24 otherwise. Both say so in their registry entries'
+    capabilities. Beside it, the matrix by which the tracker's crops are converted from the
+    planes (None: it reads only the luma, or frames are RGB)."""
+    matrix = yuv.rgb_matrix(info.colour)
+    view = yuv_view(backend, matrix)
+    if engine.caps.uses_pixels or view is None or not yuv.fits(info.width, info.height):
+        return "rgb24", None
+    return "yuv420p", matrix if view == "planes" else None
 
 
 @dataclass(frozen=True)

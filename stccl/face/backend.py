@@ -111,9 +111,16 @@ def confidence(margin) -> np.ndarray:
     return m / (1.0 + m)
 
 
-def reads_luma(backend: Backend) -> bool:
-    """Whether `backend` can track on the luma plane alone (its entry says it reads only grey)."""
-    return backend.caps.reads == "luma"
+def yuv_view(backend: Backend, matrix: str | None) -> str | None:
+    """How `backend` can track on a yuv420p frame: "luma" (the luma plane alone), "planes" (the
+    luma plane carrying its chroma, converted only where it reads colour, by `matrix`:
+    stccl.video.yuv.rgb_matrix, which is None for colours it does not convert as ffmpeg does),
+    or None (it needs RGB frames)."""
+    if backend.caps.reads == "luma":
+        return "luma"
+    if backend.caps.reads == "planes" and matrix is not None:
+        return "planes"
+    return None
 
 
 class BaseBackend:

@@ -22,7 +22,7 @@ from ..config import tracker_name
 from ..devices import check_device
 from ..errors import InputError
 from ..registry import TRACKERS, Entry
-from .backend import Backend, BaseBackend, Follow, check_image, confidence, reads_luma, to_gray  # noqa: F401
+from .backend import Backend, BaseBackend, Follow, check_image, confidence, to_gray, yuv_view  # noqa: F401
 from .dlib_backend import (  # noqa: F401
     DLIB_CNN, DLIB_PREDICTOR, CnnDetector, DlibBackend, HogDetector, dlib_model_path, dlib_predictor_path,
 )

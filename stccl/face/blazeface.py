@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from . import pixels
 from .tflite import TfliteModel, model_path
 
 
@@ -49,12 +50,12 @@ def anchors(spec: Spec) -> np.ndarray:
 
 
 def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, np.ndarray]:
-    """`image` (RGB) fitted into size² with its aspect kept, padded with black; the scale and the
-    pad (x, y) in input pixels."""
+    """`image` (RGB, grey, or planes: stccl.face.pixels) fitted into size² with its aspect kept,
+    padded with black, as RGB; the scale and the pad (x, y) in input pixels."""
     h, w = image.shape[:2]
     scale = size / max(h, w)
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    small = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    small = pixels.resized(image, (nw, nh), cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     pad = np.array([(size - nw) // 2, (size - nh) // 2])
     out = np.zeros((size, size, 3), np.uint8)
     out[pad[1]:pad[1] + nh, pad[0]:pad[0] + nw] = small
@@ -88,7 +89,7 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, keypoints: np.ndarray, i
 
 
 class BlazeFace:
-    """`detector(rgb) -> (boxes (K, 5) x0, y0, x1, y1, score; keypoints (K, 6, 2))` in image px,
+    """`detector(image) -> (boxes (K, 5) x0, y0, x1, y1, score; keypoints (K, 6, 2))` in image px,
     best first; scores are probabilities, and faces down to `floor` are kept (the caller decides
     how sure is sure)."""
 

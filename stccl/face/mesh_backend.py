@@ -10,6 +10,9 @@ frames, which the short-range detector misses, are looked for by the full-range 
 
 Everything built on landmarks reads the 68-point iBUG view (stccl.face.mesh_map); the 468
 points in 3D (image pixels, z scaled like x) travel beside it (`Follow.dense`).
+
+It reads colour only in its crops and letterboxes (stccl.face.pixels), so the edit can give it
+the planes of a yuv420p frame and only those pixels are converted (registry: reads "planes").
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..registry import TRACKERS
 from . import boxes as _boxes
+from . import pixels
 from .backend import BaseBackend, Follow, check_image
 from .blazeface import FULL, SHORT, BlazeFace
 from .mesh_map import ibug68
@@ -47,11 +50,6 @@ _BOX_FROM_68 = {"scale": 1.135, "y_shift": -0.047}
 def build(device: str = "auto", weights: Path | None = None) -> "MeshBackend":
     """The registry's factory (the models are package data; they run on the CPU)."""
     return MeshBackend()
-
-
-def _rgb(image: np.ndarray) -> np.ndarray:
-    check_image(image)
-    return image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
 
 
 def crop_matrix(centre: np.ndarray, side: float, angle: float) -> np.ndarray:
@@ -110,7 +108,7 @@ class MeshBackend(BaseBackend):
     # detection ---------------------------------------------------------------------------
     def detect(self, image: np.ndarray, max_side: int = 480, upsample: int | None = None) -> np.ndarray:
         """BlazeFace short range (it sees the frame at 128², so `max_side` and `upsample` do not apply)."""
-        return _boxes.largest_first(self._short(_rgb(image))[0])
+        return _boxes.largest_first(self._short(check_image(image))[0])
 
     def detect_turned(self, image: np.ndarray, max_side: int = 320) -> np.ndarray:
         """The full-range BlazeFace (small faces in wide frames) under LiteRT; under OpenCV,
@@ -122,16 +120,16 @@ class MeshBackend(BaseBackend):
                 from .dlib_backend import CnnDetector
 
                 self._far = CnnDetector()
+        check_image(image)
         if isinstance(self._far, BlazeFace):
-            return _boxes.largest_first(self._far(_rgb(image))[0])
-        return _boxes.largest_first(self._far(_rgb(image), max_side))
+            return _boxes.largest_first(self._far(image)[0])
+        return _boxes.largest_first(self._far(pixels.rgb(image), max_side))
 
     # fitting -----------------------------------------------------------------------------
     def fit_crop(self, image: np.ndarray, centre, side: float, angle: float) -> tuple[np.ndarray, float]:
         """The mesh (468, 3) in image pixels fitted on the crop, and the face-presence score."""
         M = crop_matrix(centre, side, angle)
-        crop = cv2.warpAffine(_rgb(image), M, (CROP, CROP), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT)
+        crop = pixels.warped(image, M, (CROP, CROP))
         points, logit = self._mesh(crop[None].astype(np.float32) / 255.0)
         pts = points.reshape(468, 3).astype(np.float64)
         A = M[:, :2]

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..config import TrackConfig
 from ..errors import NoFaceError
+from . import pixels
 from .backend import Backend, Follow, check_image
 from .boxes import (  # noqa: F401  (box_from_landmarks, box_distance: re-exported)
     box_center, box_distance, box_from_landmarks, box_size, iou, landmark_extent, nearest_box,
@@ -86,9 +87,10 @@ def roi_image(frame: np.ndarray, box) -> tuple[np.ndarray, float, np.ndarray]:
     c = box_center(box)
     x0, y0 = round(c[0] - side / 2), round(c[1] - side / 2)
     x1, y1 = x0 + round(side), y0 + round(side)
-    cut = frame[max(y0, 0) : min(y1, h), max(x0, 0) : min(x1, w)]
-    if cut.size == 0:
+    cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if cx1 <= cx0 or cy1 <= cy0:
         return np.zeros((8, 8, *frame.shape[2:]), np.uint8), 1.0, np.array([x0, y0], float)
+    cut = pixels.region(frame, cx0, cy0, cx1, cy1)  # RGB from planes for a tracker that reads them
     pad = (max(-y0, 0), max(y1 - h, 0), max(-x0, 0), max(x1 - w, 0))
     cut = cv2.copyMakeBorder(cut, *pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
     scale = _ROI_FACE / box_size(box)

@@ -34,12 +34,23 @@ def planes(frame: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.n
 
 class VideoLuma(np.ndarray):
     """A luma plane (or a region of one) in video range, 16-235. Grey conversions that see one
-    (stccl.face.backends.to_gray) stretch it to full range, and only the pixels they read."""
+    (stccl.face.backend.to_gray) stretch it to full range, and only the pixels they read.
+
+    A whole frame's luma made with a `matrix` (`luma(..., matrix=)`) also carries its chroma:
+    `colour` is (U, V, matrix), from which a tracker that needs colour converts only the pixels
+    it reads (stccl.face.pixels). A region cut from it carries none (None)."""
+
+    colour: tuple[np.ndarray, np.ndarray, str] | None = None
 
 
-def luma(frame: np.ndarray, width: int, height: int) -> VideoLuma:
-    """The luma plane of a flat yuv420p frame, as the grey image a tracker reads (a view)."""
-    return planes(frame, width, height)[0].view(VideoLuma)
+def luma(frame: np.ndarray, width: int, height: int, matrix: str | None = None) -> VideoLuma:
+    """The luma plane of a flat yuv420p frame, as the grey image a tracker reads (a view);
+    with `matrix` (rgb_matrix), carrying the chroma planes as its `colour`."""
+    y, u, v = planes(frame, width, height)
+    out = y.view(VideoLuma)
+    if matrix is not None:
+        out.colour = (u, v, matrix)
+    return out
 
 
 def grey(y: np.ndarray) -> np.ndarray:

@@ -1,0 +1,83 @@
+"""The RGB pixels a tracker reads, made from an RGB or grey image, or from the planes of a
+yuv420p frame, converting only the pixels it reads.
+
+The edit can carry its frames as yuv420p (stccl.video.yuv). A tracker that needs colour only
+in crops and small copies (the mesh: its 192² crop, BlazeFace's letterbox; registry `reads =
+"planes"`) is then given the frame's luma plane with the chroma planes beside it
+(`VideoLuma.colour`), and each crop is made from the planes: every plane warped or resized to
+the output on its own, then converted by the input's own matrix (`yuv.to_rgb`, within about a
+grey level of ffmpeg's rgb24). Chroma sample (i, j) covers luma pixels 2i..2i+1, 2j..2j+1; its
+centre is luma (2i + 0.5, 2j + 0.5).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..video import yuv
+from ..video.yuv import VideoLuma
+
+_BLACK = (16, 128, 128)  # video-range Y, U, V of RGB black
+
+
+def _planes(image: np.ndarray):
+    """(Y, U, V, matrix) when `image` is a luma plane that carries its colour, else None."""
+    if isinstance(image, VideoLuma) and image.colour is not None:
+        return (image.view(np.ndarray), *image.colour)
+    return None
+
+
+def _chroma(M: np.ndarray) -> np.ndarray:
+    """The (2, 3) map from chroma samples to the output of a map M from luma pixels."""
+    M = np.asarray(M, np.float64)
+    half = M.copy()
+    half[:, :2] *= 2.0
+    half[:, 2] += 0.5 * M[:, :2].sum(1)
+    return half
+
+
+def _plain_rgb(image: np.ndarray) -> np.ndarray:
+    return image if image.ndim == 3 else cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_GRAY2RGB)
+
+
+def rgb(image: np.ndarray) -> np.ndarray:
+    """The whole image as RGB (H, W, 3) uint8."""
+    p = _planes(image)
+    if p is None:
+        return _plain_rgb(image)
+    y, u, v, matrix = p
+    size = (y.shape[1], y.shape[0])
+    up = [cv2.resize(c, size, interpolation=cv2.INTER_LINEAR) for c in (u, v)]
+    return yuv.to_rgb(y, *up, matrix)
+
+
+def resized(image: np.ndarray, size: tuple[int, int], interpolation: int) -> np.ndarray:
+    """The whole image resized to `size` (width, height), RGB."""
+    p = _planes(image)
+    if p is None:
+        return _plain_rgb(cv2.resize(image, size, interpolation=interpolation))
+    y, u, v, matrix = p
+    return yuv.to_rgb(*(cv2.resize(c, size, interpolation=interpolation) for c in (y, u, v)), matrix)
+
+
+def warped(image: np.ndarray, M: np.ndarray, size: tuple[int, int],
+           border: int = cv2.BORDER_CONSTANT) -> np.ndarray:
+    """cv2.warpAffine(image, M, size) (bilinear) as RGB; a constant border is black."""
+    p = _planes(image)
+    if p is None:
+        return _plain_rgb(cv2.warpAffine(image, M, size, flags=cv2.INTER_LINEAR, borderMode=border))
+    y, u, v, matrix = p
+    half = _chroma(M)
+    out = [cv2.warpAffine(c, m, size, flags=cv2.INTER_LINEAR, borderMode=border, borderValue=black)
+           for c, m, black in ((y, M, _BLACK[0]), (u, half, _BLACK[1]), (v, half, _BLACK[2]))]
+    return yuv.to_rgb(*out, matrix)
+
+
+def region(image: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    """The pixels of [y0:y1, x0:x1] (inside the image): a view of an RGB or grey image as it is;
+    RGB for a luma plane that carries its colour."""
+    if _planes(image) is None:
+        return image[y0:y1, x0:x1]
+    M = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0]])
+    return warped(image, M, (x1 - x0, y1 - y0), border=cv2.BORDER_REPLICATE)
