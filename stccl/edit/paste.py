@@ -12,6 +12,8 @@ interpolation: the per-pixel work is one resize and one remap, whatever the crop
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 
@@ -59,16 +61,16 @@ def paste_change(frame: np.ndarray, M: np.ndarray, flow: np.ndarray, delta: np.n
     motion = _motion(M, flow, mask, size, w, h)
     if motion is None:
         return frame
-    (x0, y0, x1, y1), full, alpha, grid = motion
-    moved = _remap(frame, full, x0, y0)
+    x0, y0, x1, y1 = motion.box
+    moved = _remap(frame, motion.source, motion.map)
     if delta is not None:
         to_crop = np.asarray(M, np.float64).copy()
         to_crop[:, 2] += to_crop[:, :2] @ np.array([x0, y0], np.float64)  # ROI pixel -> crop
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         change = cv2.warpAffine(delta, to_crop, (x1 - x0, y1 - y0), flags=flags,
                                 borderMode=cv2.BORDER_CONSTANT)
-        a = cv2.resize(alpha.astype(np.float32), grid, interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
-        change *= (255.0 * a)[..., None]
+        a = cv2.resize(motion.alpha.astype(np.float32), motion.grid, interpolation=cv2.INTER_LINEAR)
+        change *= (255.0 * a[: y1 - y0, : x1 - x0])[..., None]
         moved = np.clip(moved + change + 0.5, 0, 255).astype(np.uint8)
     frame[y0:y1, x0:x1] = moved
     return frame
@@ -85,21 +87,33 @@ def paste_change_yuv(frame: np.ndarray, width: int, height: int, M: np.ndarray, 
     motion = _motion(M, flow, mask, size, width, height, even=True)
     if motion is None:
         return frame
-    (x0, y0, x1, y1), full, _, _ = motion
+    x0, y0, x1, y1 = motion.box
     y, u, v = planes(frame, width, height)
-    y[y0:y1, x0:x1] = _remap(y, full, x0, y0)
-    half = cv2.resize(full, ((x1 - x0) // 2, (y1 - y0) // 2), interpolation=cv2.INTER_LINEAR)
+    y[y0:y1, x0:x1] = _remap(y, motion.source, motion.map)
+    # all of the box, the source region and the map's shift to it are even: halved, they are
+    # the chroma planes' own
+    half = cv2.resize(motion.map, ((x1 - x0) // 2, (y1 - y0) // 2), interpolation=cv2.INTER_LINEAR)
     half *= 0.5
+    source = tuple(k // 2 for k in motion.source)
     for plane in (u, v):
-        plane[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = _remap(plane, half, x0 // 2, y0 // 2)
+        plane[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = _remap(plane, source, half)
     return frame
 
 
+class _Motion(NamedTuple):
+    box: tuple[int, int, int, int]  # the frame region that changes (x0, y0, x1, y1)
+    source: tuple[int, int, int, int]  # the frame region its pixels come from (the box and a margin)
+    map: np.ndarray  # (y1 - y0, x1 - x0, 2) float32: each box pixel's source, relative to its
+    # own place in the box, in the source region's pixels (cv2.WARP_RELATIVE_MAP)
+    alpha: np.ndarray  # the mask on the coarse grid
+    grid: tuple[int, int]  # the coarse grid's enlarged size
+
+
 def _motion(M: np.ndarray, flow: np.ndarray, mask: np.ndarray, size: int, w: int, h: int,
-            even: bool = False):
-    """The backward motion over the mask's box in the frame: (box, offsets (h, w, 2) float32 in
-    frame px, the coarse mask, the coarse grid's enlarged size), or None when the mask lies off
-    the frame. `even`: the box starts and ends on even pixels (for yuv420p's chroma)."""
+            even: bool = False) -> _Motion | None:
+    """The backward motion over the mask's box in the frame, or None when the mask lies off the
+    frame. `even`: the box and the source region start and end on even pixels (for yuv420p's
+    chroma)."""
     box = _mask_footprint(mask, M, size, w, h)
     if box is None:
         return None
@@ -123,17 +137,24 @@ def _motion(M: np.ndarray, flow: np.ndarray, mask: np.ndarray, size: int, w: int
     L = to_image[:, :2]
     off = np.stack([L[0, 0] * f[..., 0] + L[0, 1] * f[..., 1],
                     L[1, 0] * f[..., 0] + L[1, 1] * f[..., 1]], -1).astype(np.float32)
+    # the pixels the box reads lie within the largest offset of it (the enlarged map stays
+    # within the nodes' range): that region, and the offsets shifted to it on the coarse grid
+    reach = int(np.ceil(np.abs(off).max(initial=0.0))) + 2
+    reach += reach % 2
+    sx0, sy0 = max(x0 - reach, 0), max(y0 - reach, 0)
+    source = (sx0, sy0, min(x1 + reach, w), min(y1 + reach, h))
+    off += np.array([x0 - sx0, y0 - sy0], np.float32)
     grid = (cols * step, rows * step)
     full = cv2.resize(off, grid, interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
-    return (x0, y0, x1, y1), np.ascontiguousarray(full), alpha, grid
+    return _Motion((x0, y0, x1, y1), source, np.ascontiguousarray(full), alpha, grid)
 
 
-def _remap(image: np.ndarray, off: np.ndarray, x0: int, y0: int) -> np.ndarray:
-    """The region of `image` at (x0, y0) the size of `off`, resampled at pixel + off."""
-    h, w = off.shape[:2]
-    map_x = off[..., 0] + np.arange(x0, x0 + w, dtype=np.float32)[None, :]
-    map_y = off[..., 1] + np.arange(y0, y0 + h, dtype=np.float32)[:, None]
-    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+def _remap(image: np.ndarray, source: tuple[int, int, int, int], rel: np.ndarray) -> np.ndarray:
+    """An image the size of `rel` (h, w, 2): pixel (i, j) is `image`'s source region
+    (sx0, sy0, sx1, sy1) sampled at (j, i) + rel[i, j]."""
+    sx0, sy0, sx1, sy1 = source
+    return cv2.remap(image[sy0:sy1, sx0:sx1], rel, None, cv2.INTER_LINEAR | cv2.WARP_RELATIVE_MAP,
+                     borderMode=cv2.BORDER_REPLICATE)
 
 
 def _node_step(to_image: np.ndarray, flow_spacing: float) -> int:
