@@ -2,11 +2,12 @@
 on every frame (stccl.eval.readback): faces found, lips kept, expression moved.
 
     python -m benchmarks.readback [--emotions happy,sad,angry,surprised] [--seconds 0] [--json F]
-                                  [--keep DIR] [--clips 0Fi83,d12]
+                                  [--keep DIR] [--clips 0Fi83,d12] [--pipes auto|rgb24]
 
 `--seconds N` edits only each clip's first N seconds (0 = whole clips); `--keep DIR` keeps the
 inputs and outputs there (for a second reader: benchmarks/facemesh_readback.py); `--clips` keeps
-the clips whose names contain one of the given parts. Prints one
+the clips whose names contain one of the given parts; `--pipes` is the edit's (auto: yuv420p
+wherever the edit allows, the default; rgb24: RGB frames, to compare the two). Prints one
 markdown table, the one in docs/edit.md. Needs ../shared/data.
 """
 
@@ -51,11 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--keep", type=Path)
     ap.add_argument("--clips", default="", help="comma-separated parts of clip names (default: all)")
+    ap.add_argument("--pipes", default="auto", choices=["auto", "rgb24"])
     args = ap.parse_args(argv)
     emotions = args.emotions.split(",")
     parts = [p for p in args.clips.split(",") if p]
     clips = [rel for rel in CLIPS if not parts or any(p in rel for p in parts)]
-    backend, editor, protos = make_backend("dlib"), Editor(engine="warp"), load_prototypes()
+    backend, editor, protos = make_backend("dlib"), Editor(engine="warp", pipes=args.pipes), load_prototypes()
     model = load_expression_model()  # the edit is absolute: the move asked is target - shown
     rows = []
     print("| clip | emotion | faces in/out | mouth std | mouth corr | mouth dev | lips kept | expr shift ratio | expr cos | turned frames | unsure frames |")

@@ -70,3 +70,24 @@ def test_the_cli_answers_without_heavy_imports(args):
                 if line.startswith("import time:")}
     assert "stccl_cli.main" in imported  # the log is what we think it is
     assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
+
+
+@pytest.mark.parametrize("args, loaded", [(["edit", "--help"], {"edit"}), (["eval", "-h"], {"eval"}),
+                                          (["-h"], {"edit", "eval", "inspect", "prep", "train"}),
+                                          (["--version"], {"edit", "eval", "inspect", "prep", "train"})])
+def test_a_run_loads_only_the_command_it_names(args, loaded):
+    """`stccl edit ...` builds no other command's options (their help is read from the config
+    classes' sources: start-up time); with no command named, all of them are there."""
+    code = ("import sys; from stccl_cli.main import run\n"
+            "try:\n    run()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m.split('.')[1] for m in sys.modules if m.startswith('stccl_cli.') and "
+            "m.split('.')[1] not in ('main', 'common')), file=sys.stderr)")
+    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    assert r.stderr.strip().splitlines()[-1] == str(sorted(loaded)), r.stderr[-2000:]
+    assert ("Usage: stccl" in r.stdout) or r.stdout.startswith("stccl ")
+
+
+def test_the_whole_app_has_every_command():
+    from typer.main import get_command
+
+    assert set(get_command(app).commands) == {"edit", "eval", "inspect", "prep", "train"}

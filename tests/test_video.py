@@ -332,3 +332,21 @@ def test_reader_window_validation(clip):
         VideoReader(clip, start=1.0, end=0.5)
     with pytest.raises(InputError, match="past the end"):
         VideoReader(clip, start=30)
+
+
+def test_a_file_is_probed_once_while_it_is_the_same_file(clip, tmp_path, monkeypatch):
+    """The CLI checks an input, then the edit probes it again: one ffmpeg run. A file replaced
+    in its place (a new inode, as an atomic write makes) is probed afresh."""
+    import importlib
+
+    probe_module = importlib.import_module("stccl.video.probe")  # stccl.video.probe is also the function
+    calls = []
+    real = probe_module._inspect
+    monkeypatch.setattr(probe_module, "_inspect", lambda path, count: calls.append(path) or real(path, count))
+    copy = tmp_path / "c.mp4"
+    copy.write_bytes(clip.read_bytes())
+    a, b = probe(copy), probe(str(copy))
+    assert a == b and len(calls) == 1
+    (tmp_path / "new.mp4").write_bytes(clip.read_bytes())
+    (tmp_path / "new.mp4").replace(copy)
+    assert probe(copy).frames == a.frames and len(calls) == 2

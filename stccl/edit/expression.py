@@ -100,10 +100,10 @@ class _Supports:
         k = A.shape[1]
         G = A.T @ A
         self.A = A
-        self.inverse = np.zeros((2 ** k - 1, k, k))  # (S, K, K), zero off each support
-        for s in range(1, 2 ** k):
-            cols = [j for j in range(k) if s >> j & 1]
-            self.inverse[s - 1][np.ix_(cols, cols)] = np.linalg.pinv(G[np.ix_(cols, cols)])
+        # (S, K, K), zero off each support: the pseudo-inverse of G with the other rows and
+        # columns zeroed is that of its support's block, in place
+        on = np.array([[s >> j & 1 for j in range(k)] for s in range(1, 2 ** k)], np.float64)
+        self.inverse = np.linalg.pinv(G[None] * on[:, :, None] * on[:, None, :])
 
     def __call__(self, B: np.ndarray) -> np.ndarray:
         H = np.asarray(B, np.float64) @ self.A  # (N, K)

@@ -126,8 +126,25 @@ def ffmpeg_exe() -> str:
         raise VideoError(f"ffmpeg not found ({e})") from None
 
 
+_PROBED: dict[tuple, VideoInfo] = {}  # (path, device, inode, size, mtime) -> its info
+
+
 def probe(path) -> VideoInfo:
-    return _inspect(Path(path), count=True)
+    """What the file holds, frames counted (a pass over its packets, not a decode). A file is
+    probed once a process while it is the same file (path, inode, size and time unchanged): the
+    CLI checks its inputs before an edit, which probes them again."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError:
+        return _inspect(path, count=True)  # the error that says why
+    key = (str(path.absolute()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    info = _PROBED.get(key)
+    if info is None:
+        if len(_PROBED) > 256:
+            _PROBED.clear()
+        info = _PROBED[key] = _inspect(path, count=True)
+    return info
 
 
 def read_tags(path) -> dict[str, str]:
