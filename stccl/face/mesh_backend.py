@@ -30,6 +30,7 @@ from ..registry import TRACKERS
 from . import boxes as _boxes
 from . import pixels
 from .backend import BaseBackend, Follow, check_image
+from .align import invert
 from .blazeface import FULL, SHORT, BlazeFace
 from .mesh_map import ibug68
 from .tflite import TfliteModel, model_path
@@ -132,8 +133,8 @@ class MeshBackend(BaseBackend):
         crop = pixels.warped(image, M, (CROP, CROP))
         points, logit = self._mesh(crop[None].astype(np.float32) / 255.0)
         pts = points.reshape(468, 3).astype(np.float64)
-        A = M[:, :2]
-        xy = np.linalg.solve(A, (pts[:, :2] - M[:, 2]).T).T
+        back = invert(M)  # crop -> image
+        xy = pts[:, :2] @ back[:, :2].T + back[:, 2]
         z = pts[:, 2] * side / CROP
         presence = 1.0 / (1.0 + math.exp(-float(np.clip(logit.reshape(-1)[0], -60, 60))))
         return np.column_stack([xy, z]).astype(np.float32), presence

@@ -100,4 +100,4 @@ def to_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray, matrix: str) -> np.ndarr
     Within about a grey level of ffmpeg's own conversion (it truncates where this rounds)."""
     import cv2
 
-    return cv2.transform(np.dstack([y, u, v]), _TO_RGB[matrix])
+    return cv2.transform(cv2.merge([y, u, v]), _TO_RGB[matrix])
