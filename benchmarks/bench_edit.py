@@ -55,12 +55,13 @@ def looped(src: Path, dst: Path, seconds: float) -> Path:
     return dst
 
 
-def whole_process_seconds(src: Path, dst: Path, pipes: str = "rgb24", tracker: str | None = None) -> float:
+def whole_process_seconds(src: Path, dst: Path, pipes: str = "auto", tracker: str | None = None) -> float:
     """`stccl edit SRC -e happy` as a user runs it: a new process, start-up included; `pipes`
-    yuv420p through a --config file (`[pipes]` of EditConfig); `tracker` as --tracker."""
+    other than the default through a --config file (`pipes` of EditConfig); `tracker` as
+    --tracker."""
     cmd = [sys.executable, "-m", "stccl_cli", "edit", str(src), "-e", "happy", "-o", str(dst),
            "--overwrite"] + (["--tracker", tracker] if tracker else [])
-    if pipes != "rgb24":
+    if pipes != "auto":
         config = dst.with_suffix(".toml")
         config.write_text(f'pipes = "{pipes}"\n')
         cmd += ["--config", str(config)]

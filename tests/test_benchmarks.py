@@ -91,3 +91,21 @@ def test_peak_rss_is_the_child_own_not_its_parents():
     peak_mib = json.loads(out) / 1024
     assert 50 <= peak_mib < 300, peak_mib
     del grown
+
+
+@pytest.mark.shared
+def test_the_stage_profile_times_every_stage(shared_data, tmp_path):
+    """benchmarks/profile_edit.py wraps the library's stage functions: each one a real edit runs
+    gets time (a renamed function fails here, not as a silent zero)."""
+    from benchmarks.readback import cut
+
+    src = cut(shared_data / "wild/d12.mp4", 1.0, tmp_path / "d12.mp4")
+    r = subprocess.run([sys.executable, "-m", "benchmarks.profile_edit", str(src), "--seconds", "0"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-4000:]
+    cells = {c[0]: c[1:] for c in (line.strip("|").split("|") for line in r.stdout.splitlines()
+                                   if line.startswith("| "))}
+    cells = {k.strip(): [v.strip() for v in vs] for k, vs in cells.items()}
+    for stage in ("track", "spread", "smooth + align", "expression + spline", "paste", "encode (pipe)"):
+        assert float(cells[stage][0]) > 0 and float(cells[stage][1]) >= 0, (stage, cells[stage])
+    assert "pipes auto, tracker mesh" in r.stdout and "edit / floor, wall:" in r.stdout
