@@ -109,3 +109,27 @@ def test_the_stage_profile_times_every_stage(shared_data, tmp_path):
     for stage in ("track", "spread", "smooth + align", "expression + spline", "paste", "encode (pipe)"):
         assert float(cells[stage][0]) > 0 and float(cells[stage][1]) >= 0, (stage, cells[stage])
     assert "pipes auto, tracker mesh" in r.stdout and "edit / floor, wall:" in r.stdout
+
+
+def test_the_pipes_comparison_holds_lips_to_the_readers_floor(tmp_path):
+    """benchmarks/readback_pipes.py: an edit's lips read the same by both paths when they differ
+    by no more than the reader gets wrong on the unchanged re-encode."""
+    from benchmarks.readback_pipes import compare
+
+    def run(folder, happy_corr):
+        folder.mkdir()
+        mesh = [dict(clip="c", emotion="same", mouth_std=0.1, mouth_corr=0.99, mouth_dev=0.005, brows_up=0.0,
+                     corners_up=0.0, faces=1.0),
+                dict(clip="c", emotion="happy", mouth_std=0.1, mouth_corr=happy_corr, mouth_dev=0.01,
+                     brows_up=0.0, corners_up=0.05, faces=1.0)]
+        dlib = [dict(r, clip="wild/c.mp4", expr_cos=0.5, expr_shift_ratio=0.5) for r in mesh]
+        (folder / "facemesh.json").write_text(json.dumps(mesh))
+        (folder / "dlib.json").write_text(json.dumps(dlib))
+        return folder
+
+    rgb = run(tmp_path / "rgb", 0.97)
+    lines, s = compare(rgb, run(tmp_path / "near", 0.965))  # 0.005 apart, floor 0.01
+    assert s == {"lips_within_floor": 1, "edits": 1, "passed_rgb": 1, "passed_yuv": 1,
+                 "same_verdicts": 1, "verdicts": 1} and "| yes |" in lines[-1]
+    lines, s = compare(rgb, run(tmp_path / "far", 0.93))  # 0.04 apart
+    assert s["lips_within_floor"] == 0 and "**no**" in lines[-1]
