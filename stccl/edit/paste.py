@@ -12,6 +12,7 @@ interpolation: the per-pixel work is one resize and one remap, whatever the crop
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import cv2
@@ -91,8 +92,11 @@ def paste_change_yuv(frame: np.ndarray, width: int, height: int, M: np.ndarray, 
     y, u, v = planes(frame, width, height)
     y[y0:y1, x0:x1] = _remap(y, motion.source, motion.map)
     # all of the box, the source region and the map's shift to it are even: halved, they are
-    # the chroma planes' own
-    half = cv2.resize(motion.map, ((x1 - x0) // 2, (y1 - y0) // 2), interpolation=cv2.INTER_LINEAR)
+    # the chroma planes' own. Each chroma sample's motion is the mean of its 2 x 2 luma pixels':
+    # the coarse map enlarged to half the box (where the box is whole cells) samples it there
+    half_size = ((x1 - x0) // 2, (y1 - y0) // 2)
+    whole = motion.grid == (x1 - x0, y1 - y0)
+    half = cv2.resize(motion.coarse if whole else motion.map, half_size, interpolation=cv2.INTER_LINEAR)
     half *= 0.5
     source = tuple(k // 2 for k in motion.source)
     for plane in (u, v):
@@ -107,6 +111,7 @@ class _Motion(NamedTuple):
     # own place in the box, in the source region's pixels (cv2.WARP_RELATIVE_MAP)
     alpha: np.ndarray  # the mask on the coarse grid
     grid: tuple[int, int]  # the coarse grid's enlarged size
+    coarse: np.ndarray  # `map` on the coarse grid (one node a step x step cell)
 
 
 def _motion(M: np.ndarray, flow: np.ndarray, mask: np.ndarray, size: int, w: int, h: int,
@@ -122,6 +127,10 @@ def _motion(M: np.ndarray, flow: np.ndarray, mask: np.ndarray, size: int, w: int
         x0, y0, x1, y1 = x0 - x0 % 2, y0 - y0 % 2, min(x1 + x1 % 2, w), min(y1 + y1 % 2, h)
     to_image = invert(M)
     step = _node_step(to_image, (size - 1) / max(flow.shape[0] - 1, 1))
+    # the box grown to whole cells (of even size for `even`) where the frame has room: the
+    # enlarged map is then the box's own, with no copy cut from it
+    cell = step * 2 // math.gcd(step, 2) if even else step
+    x1, y1 = _whole(x0, x1, cell, w), _whole(y0, y1, cell, h)
     # nodes at the centres of step x step cells over the box (cv2.resize's convention), so that
     # enlarging by `step` puts every node back under its own pixel
     cols, rows = -(-(x1 - x0) // step), -(-(y1 - y0) // step)
@@ -140,7 +149,13 @@ def _motion(M: np.ndarray, flow: np.ndarray, mask: np.ndarray, size: int, w: int
     off += np.array([x0 - sx0, y0 - sy0], np.float32)
     grid = (cols * step, rows * step)
     full = cv2.resize(off, grid, interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
-    return _Motion((x0, y0, x1, y1), source, np.ascontiguousarray(full), alpha, grid)
+    return _Motion((x0, y0, x1, y1), source, np.ascontiguousarray(full), alpha, grid, off)
+
+
+def _whole(lo: int, hi: int, cell: int, limit: int) -> int:
+    """`hi` moved up so that hi - lo is whole cells, unless that passes `limit`."""
+    grown = lo + -(-(hi - lo) // cell) * cell
+    return grown if grown <= limit else hi
 
 
 def _remap(image: np.ndarray, source: tuple[int, int, int, int], rel: np.ndarray) -> np.ndarray:
