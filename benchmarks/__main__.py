@@ -215,22 +215,19 @@ def whole_process_rows(quick: bool, tmp: Path) -> list[dict]:
     from stccl.video import probe
 
     from . import bench_edit as be
+    from .bench_whole import in_turns
 
     rows = []
     for label, rel in be.CLIPS.items():
         src = clip(rel, tmp, quick)
         if not quick:
             src = be.looped(src, tmp / f"whole_{src.stem}.mp4", WHOLE_SECONDS)
-        base, whole, rgb = [], [], []
-        for _ in range(1 if quick else 3):
-            base.append(be.transcode_seconds(src, tmp / "wt.mp4"))
-            whole.append(be.whole_process_seconds(src, tmp / "we.mp4"))
-            rgb.append(be.whole_process_seconds(src, tmp / "wr.mp4", pipes="rgb24"))
+        times = in_turns(src, tmp, 1 if quick else 3)
         info = probe(src)
         goal = "1.3" if label == "1080p" else "1.5"
-        for name, secs in (("", whole), (", pipes rgb24", rgb)):
+        for name, secs in (("", times["auto"]), (", pipes rgb24", times["rgb24"])):
             rows.append(ratio_row("edit", f"stccl edit, whole process{name}, {label}", statistics.median(secs),
-                                  "s", f"ffmpeg decode+encode, whole process, {label}", statistics.median(base),
+                                  "s", f"ffmpeg decode+encode, whole process, {label}", statistics.median(times["ffmpeg"]),
                                   f"{info.duration:.1f} s, {info.frames} frames, default engine, median of "
                                   f"{len(secs)}; goal ratio <= {goal}"))
     return rows

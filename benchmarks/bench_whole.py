@@ -23,6 +23,17 @@ from .bench_edit import CLIPS, looped, transcode_seconds, whole_process_seconds
 from .common import shared_clip
 
 
+def in_turns(src: Path, tmp: Path, repeats: int) -> dict[str, list[float]]:
+    """Seconds of each of the three, `repeats` times, taking turns: ffmpeg alone, the edit as
+    installed (pipes auto), the edit with rgb24 pipes."""
+    times = {"ffmpeg": [], "auto": [], "rgb24": []}
+    for _ in range(repeats):
+        times["ffmpeg"].append(transcode_seconds(src, tmp / "t.mp4"))
+        times["auto"].append(whole_process_seconds(src, tmp / "auto.mp4"))
+        times["rgb24"].append(whole_process_seconds(src, tmp / "rgb.mp4", pipes="rgb24"))
+    return times
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -34,11 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp)
         for label, rel in CLIPS.items():
             src = looped(shared_clip(rel), tmp / f"{Path(rel).stem}.looped.mp4", args.seconds)
-            times = {"ffmpeg": [], "auto": [], "rgb24": []}
-            for _ in range(args.repeats):
-                times["ffmpeg"].append(transcode_seconds(src, tmp / "t.mp4"))
-                times["auto"].append(whole_process_seconds(src, tmp / "auto.mp4"))
-                times["rgb24"].append(whole_process_seconds(src, tmp / "rgb.mp4", pipes="rgb24"))
+            times = in_turns(src, tmp, args.repeats)
             mid = {k: statistics.median(v) for k, v in times.items()}
             every = "; ".join(f"{k} " + ", ".join(f"{t:.1f}" for t in v) for k, v in times.items())
             print(f"| {label} | {probe(src).frames} | {mid['ffmpeg']:.1f} s | {mid['auto']:.1f} s | "

@@ -87,8 +87,8 @@ class Clock:
 
 def instrumented() -> Clock:
     """A Clock wired into the edit's stages (for this process's edits from now on)."""
-    from stccl.edit import engine, lanes, pipeline
-    from stccl.face import spread, stream, tracker
+    from stccl.edit import pipeline
+    from stccl.face import stream, tracker
     from stccl.video import reader, writer
 
     clock = Clock()
@@ -101,7 +101,6 @@ def instrumented() -> Clock:
     clock.wrap(writer.VideoWriter, "write", "encode (pipe)")
     clock.wrap(writer.VideoWriter, "close", "encode (pipe)")
     clock.wrap_iter(reader.VideoReader, "__iter__", "decode (wait)")
-    del engine, lanes, spread
     return clock
 
 
@@ -115,10 +114,10 @@ def _self_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _timed_run(cmd: list[str]) -> tuple[float, float]:
-    """Wall and CPU seconds of a command (its CPU as the children's CPU that it added)."""
+def _cpu_of(run) -> tuple[float, float]:
+    """Wall and CPU seconds of `run()`, which runs commands (its CPU: the children's it added)."""
     c, w = _children_cpu(), time.perf_counter()
-    subprocess.run(cmd, check=True)
+    run()
     return time.perf_counter() - w, _children_cpu() - c
 
 
@@ -128,19 +127,18 @@ def profile(src: Path, tmp: Path, pipes: str = "auto", tracker: str = "auto") ->
     from stccl.video import probe
     from stccl.video.probe import ffmpeg_exe
 
-    from .bench_edit import CRF, PRESET
+    from .bench_edit import transcode_seconds
 
-    ff = ffmpeg_exe()
-    floor = _timed_run([ff, "-nostdin", "-v", "error", "-y", "-i", str(src), "-map", "0:v:0",
-                        "-map", "0:a:0?", "-c:v", "libx264", "-preset", PRESET, "-crf", str(CRF),
-                        "-pix_fmt", "yuv420p", "-c:a", "copy", str(tmp / "floor.mp4")])
-    decode = _timed_run([ff, "-nostdin", "-v", "error", "-i", str(src), "-map", "0:v:0", "-f", "null", "-"])
+    floor = _cpu_of(lambda: transcode_seconds(src, tmp / "floor.mp4"))
+    decode = _cpu_of(lambda: subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(src),
+                                             "-map", "0:v:0", "-f", "null", "-"], check=True))
     editor = Editor(engine="warp", tracker=tracker, pipes=pipes)
     clock = instrumented()
     c_self, c_kids, w = _self_cpu(), _children_cpu(), time.perf_counter()
     summary = editor.edit(src, emotion="happy", out=tmp / "edit.mp4", overwrite=True)
     wall = time.perf_counter() - w
-    return {"clip": src.name, "frames": summary.frames, "size": (probe(src).width, probe(src).height), "pipes": pipes,
+    info = probe(src)
+    return {"clip": src.name, "frames": summary.frames, "size": (info.width, info.height), "pipes": pipes,
             "tracker": editor.tracker, "wall": wall, "self_cpu": _self_cpu() - c_self,
             "ffmpeg_cpu": _children_cpu() - c_kids, "floor": floor, "decode": decode,
             "stages_wall": clock.wall, "stages_cpu": clock.cpu}

@@ -33,13 +33,13 @@ def test_a_whole_frames_luma_carries_its_colour_and_a_region_of_it_does_not():
     assert luma[1:4, 2:6].colour is None  # a region's offsets would be wrong: it carries none
     assert yuv.luma(frame, w, h).colour is None  # no matrix: the luma alone (dlib)
     grey = luma[1:4, 2:6]
-    assert pixels.region(grey, 0, 0, 2, 2).shape == (2, 2)  # plain grey stays grey
+    assert pixels.region(grey, (0, 0, 2, 2), (0, 0, 0, 0), 1.0).shape == (2, 2)  # plain grey stays grey
 
 
 @pytest.mark.parametrize("clip, colourful", [(CLIPS[0], True), (CLIPS[1], False)])
 def test_crops_made_from_the_planes_are_the_rgb_frames_crops(shared_data, clip, colourful):
-    """A turned crop reaching off the frame (the mesh's), a letterbox (BlazeFace's), a region
-    (the tracker's detection check) and the whole frame, from the planes and from ffmpeg's RGB
+    """A turned crop reaching off the frame (the mesh's), a letterbox (BlazeFace's), a padded,
+    shrunk region (the tracker's detection check) and the whole frame, from the planes and from ffmpeg's RGB
     frame: within about a grey level on average (ffmpeg upsamples the chroma its own way). On
     d12's saturated colours the other matrix is clearly further off (2.9-4.2 against 0.8-1.3
     grey levels); W015's greys read nearly the same by either."""
@@ -54,7 +54,7 @@ def test_crops_made_from_the_planes_are_the_rgb_frames_crops(shared_data, clip, 
     made = {
         "warped": lambda img: pixels.warped(img, M, (192, 192)),
         "resized": lambda img: pixels.resized(img, (128, 72 if w > h else 128), cv2.INTER_AREA),
-        "region": lambda img: pixels.region(img, w // 4, h // 4, w // 2 + 1, h // 2 + 3),
+        "region": lambda img: pixels.region(img, (w // 4, h // 4, w // 2 + 1, h // 2 + 3), (6, 0, 0, 4), 0.4),
         "rgb": pixels.rgb,
     }
     for name, make in made.items():

@@ -6,6 +6,7 @@ on the control points (the standard interpolant); coordinates should be normalis
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 
@@ -15,8 +16,6 @@ def _kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     r² = |a|² + |b|² - 2 a·b, as one product of (x, y, 1, |a|²) and (-2x, -2y, |b|², 1) rows
     (in float32 its rounding, ~1e-7, moves U by less than that: U -> 0 as r -> 0), then
     OpenCV's vectorised log (2x numpy's)."""
-    import cv2
-
     dt = np.float32 if a.dtype == np.float32 else np.float64
     a, b = np.asarray(a, dt), np.asarray(b, dt)
     n = b.shape[1]

@@ -93,10 +93,7 @@ def warp_to_crop_yuv(frame: np.ndarray, width: int, height: int, M: np.ndarray, 
     warped on its own and only the crop's pixels converted (`matrix`: yuv.rgb_matrix). Chroma
     sample (i, j) covers luma pixels 2i..2i+1, 2j..2j+1; its centre is luma (2i + 0.5, 2j + 0.5)."""
     y, u, v = yuv.planes(frame, width, height)
-    M = np.asarray(M, np.float64)
-    half = M.copy()
-    half[:, :2] *= 2.0
-    half[:, 2] += 0.5 * M[:, :2].sum(1)
+    M, half = np.asarray(M, np.float64), yuv.chroma_map(M)
     crops = [warp_to_crop(plane, m, size) for plane, m in ((y, M), (u, half), (v, half))]
     return yuv.to_rgb(*crops, matrix)
 

@@ -6,8 +6,7 @@ in crops and small copies (the mesh: its 192² crop, BlazeFace's letterbox; regi
 "planes"`) is then given the frame's luma plane with the chroma planes beside it
 (`VideoLuma.colour`), and each crop is made from the planes: every plane warped or resized to
 the output on its own, then converted by the input's own matrix (`yuv.to_rgb`, within about a
-grey level of ffmpeg's rgb24). Chroma sample (i, j) covers luma pixels 2i..2i+1, 2j..2j+1; its
-centre is luma (2i + 0.5, 2j + 0.5).
+grey level of ffmpeg's rgb24).
 """
 
 from __future__ import annotations
@@ -26,15 +25,6 @@ def _planes(image: np.ndarray):
     if isinstance(image, VideoLuma) and image.colour is not None:
         return (image.view(np.ndarray), *image.colour)
     return None
-
-
-def _chroma(M: np.ndarray) -> np.ndarray:
-    """The (2, 3) map from chroma samples to the output of a map M from luma pixels."""
-    M = np.asarray(M, np.float64)
-    half = M.copy()
-    half[:, :2] *= 2.0
-    half[:, 2] += 0.5 * M[:, :2].sum(1)
-    return half
 
 
 def _plain_rgb(image: np.ndarray) -> np.ndarray:
@@ -71,9 +61,9 @@ def warped(image: np.ndarray, M: np.ndarray, size: tuple[int, int],
     y, u, v, matrix = p
     w, h = size
     if w % 2 or h % 2:
-        half, small = _chroma(M), size
+        half, small = yuv.chroma_map(M), size
     else:  # output pixel p of the half-size warp is enlarged (cv2.resize) to cover 2p, 2p + 1
-        half, small = 0.5 * _chroma(M), (w // 2, h // 2)
+        half, small = 0.5 * yuv.chroma_map(M), (w // 2, h // 2)
         half[:, 2] -= 0.25
     flags = dict(flags=cv2.INTER_LINEAR, borderMode=border)
     out = [cv2.warpAffine(y, M, size, borderValue=_BLACK[0], **flags)]
@@ -83,10 +73,25 @@ def warped(image: np.ndarray, M: np.ndarray, size: tuple[int, int],
     return yuv.to_rgb(*out, matrix)
 
 
-def region(image: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
-    """The pixels of [y0:y1, x0:x1] (inside the image): a view of an RGB or grey image as it is;
-    RGB for a luma plane that carries its colour."""
-    if _planes(image) is None:
-        return image[y0:y1, x0:x1]
-    M = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0]])
-    return warped(image, M, (x1 - x0, y1 - y0), border=cv2.BORDER_REPLICATE)
+def region(image: np.ndarray, box: tuple[int, int, int, int], pad: tuple[int, int, int, int],
+           scale: float) -> np.ndarray:
+    """The pixels of `box` (x0, y0, x1, y1, inside the image), padded with black by `pad` (top,
+    bottom, left, right) and resized by `scale` (area-averaged when it shrinks): as the image is
+    for an RGB or grey one; for planes each plane is padded and resized on its own and only the
+    result converted to RGB (the region can be most of a 1080p frame, its result a few hundred
+    pixels)."""
+    x0, y0, x1, y1 = box
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    p = _planes(image)
+    if p is None:
+        cut = cv2.copyMakeBorder(image[y0:y1, x0:x1], *pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        return cv2.resize(cut, None, fx=scale, fy=scale, interpolation=interpolation)
+    y, u, v, matrix = p
+    luma = cv2.copyMakeBorder(y[y0:y1, x0:x1], *pad, cv2.BORDER_CONSTANT, value=_BLACK[0])
+    luma = cv2.resize(luma, None, fx=scale, fy=scale, interpolation=interpolation)
+    size = (luma.shape[1], luma.shape[0])
+    half = (y0 // 2, (y1 + 1) // 2, x0 // 2, (x1 + 1) // 2)  # the chroma samples over the box
+    chroma = [cv2.resize(cv2.copyMakeBorder(c[half[0]:half[1], half[2]:half[3]], *(k // 2 for k in pad),
+                                            cv2.BORDER_CONSTANT, value=black), size, interpolation=interpolation)
+              for c, black in ((u, _BLACK[1]), (v, _BLACK[2]))]
+    return yuv.to_rgb(luma, *chroma, matrix)

@@ -90,12 +90,9 @@ def roi_image(frame: np.ndarray, box) -> tuple[np.ndarray, float, np.ndarray]:
     cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
     if cx1 <= cx0 or cy1 <= cy0:
         return np.zeros((8, 8, *frame.shape[2:]), np.uint8), 1.0, np.array([x0, y0], float)
-    cut = pixels.region(frame, cx0, cy0, cx1, cy1)  # RGB from planes for a tracker that reads them
     pad = (max(-y0, 0), max(y1 - h, 0), max(-x0, 0), max(x1 - w, 0))
-    cut = cv2.copyMakeBorder(cut, *pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
     scale = _ROI_FACE / box_size(box)
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    roi = cv2.resize(cut, None, fx=scale, fy=scale, interpolation=interp)
+    roi = pixels.region(frame, (cx0, cy0, cx1, cy1), pad, scale)  # RGB from planes for a tracker that reads them
     return roi, scale, np.array([x0, y0], float)
 
 

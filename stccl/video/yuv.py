@@ -64,6 +64,16 @@ def grey(y: np.ndarray) -> np.ndarray:
     return cv2.LUT(np.ascontiguousarray(y).view(np.ndarray), _LUT)
 
 
+def chroma_map(M: np.ndarray) -> np.ndarray:
+    """The (2, 3) map from chroma samples to the output of a map M from luma pixels: chroma
+    sample (i, j) covers luma pixels 2i..2i+1, 2j..2j+1, so its centre is luma (2i + 0.5, 2j + 0.5)."""
+    M = np.asarray(M, np.float64)
+    half = M.copy()
+    half[:, :2] *= 2.0
+    half[:, 2] += 0.5 * M[:, :2].sum(1)
+    return half
+
+
 def rotate(frame: np.ndarray, width: int, height: int, k: int) -> np.ndarray:
     """A flat yuv420p frame (width x height) turned k quarter turns counter-clockwise
     (np.rot90), as a new flat frame."""
