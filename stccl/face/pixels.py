@@ -53,23 +53,14 @@ def resized(image: np.ndarray, size: tuple[int, int], interpolation: int) -> np.
 
 def warped(image: np.ndarray, M: np.ndarray, size: tuple[int, int],
            border: int = cv2.BORDER_CONSTANT) -> np.ndarray:
-    """cv2.warpAffine(image, M, size) (bilinear) as RGB; a constant border is black. From
-    planes, the chroma is warped at half the output's size and enlarged (it holds no more)."""
+    """cv2.warpAffine(image, M, size) (bilinear) as RGB; a constant border is black."""
     p = _planes(image)
     if p is None:
         return _plain_rgb(cv2.warpAffine(image, M, size, flags=cv2.INTER_LINEAR, borderMode=border))
     y, u, v, matrix = p
-    w, h = size
-    if w % 2 or h % 2:
-        half, small = yuv.chroma_map(M), size
-    else:  # output pixel p of the half-size warp is enlarged (cv2.resize) to cover 2p, 2p + 1
-        half, small = 0.5 * yuv.chroma_map(M), (w // 2, h // 2)
-        half[:, 2] -= 0.25
-    flags = dict(flags=cv2.INTER_LINEAR, borderMode=border)
-    out = [cv2.warpAffine(y, M, size, borderValue=_BLACK[0], **flags)]
-    for c, black in ((u, _BLACK[1]), (v, _BLACK[2])):
-        c = cv2.warpAffine(c, half, small, borderValue=black, **flags)
-        out.append(c if small == size else cv2.resize(c, size, interpolation=cv2.INTER_LINEAR))
+    half = yuv.chroma_map(M)
+    out = [cv2.warpAffine(c, m, size, flags=cv2.INTER_LINEAR, borderMode=border, borderValue=black)
+           for c, m, black in ((y, M, _BLACK[0]), (u, half, _BLACK[1]), (v, half, _BLACK[2]))]
     return yuv.to_rgb(*out, matrix)
 
 
