@@ -1,6 +1,7 @@
 """FACS, refit and blended prototypes compared on held-out real pairs; the expression-free prior.
 
     python -m benchmarks.prototypes [--prep DIR] [--write]
+    python -m benchmarks.prototypes --mesh [--prep DIR] [--write]   # the shipped mesh prototypes
 
 The shared real cross-emotion pairs (../shared/data/mead-pairs: W009 and M030, sentence 001 in
 all 8 emotions) are prepared as MEAD (or `--prep DIR`, a prepared copy, is reused). Candidates
@@ -54,12 +55,12 @@ def mead_pairs_tree(shared: Path, root: Path) -> Path:
     return root
 
 
-def prepare(out: Path) -> Path:
+def prepare(out: Path, tracker: str = "dlib") -> Path:
     from stccl.config import PrepConfig
     from stccl.data.prep import run_prep
 
     cfg = PrepConfig()
-    cfg.track.tracker = "dlib"
+    cfg.track.tracker = tracker
     run_prep(mead_pairs_tree(SHARED, out / "MEAD"), out / "prep", cfg)
     return out / "prep"
 
@@ -83,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--prep", type=Path, help="a prepared copy of mead-pairs to reuse")
     ap.add_argument("--write", action="store_true", help="store the W009 prior in the shipped file")
+    ap.add_argument("--mesh", action="store_true", help="fit the mesh prototypes on W009 (prepared with the mesh)")
     args = ap.parse_args(argv)
+    if args.mesh:
+        return mesh_main(args.prep, args.write)
     from stccl.face import make_backend, track_video
     from stccl.face.backends import dlib_model_path
     from stccl.face.predictor_mean import initial_shape
@@ -126,6 +130,35 @@ def main(argv: list[str] | None = None) -> int:
             "neutral (mead-pairs, sentence 001), W036 happy 007 and M026 disgusted 018 less their labelled prototype"))
         PACKAGED.write_text(json.dumps(data, indent=1) + "\n")
         print(f"wrote the W009 prior to {PACKAGED}")
+    return 0
+
+
+def mesh_main(prep: Path | None, write: bool) -> int:
+    """The mesh prototypes fitted on W009 only (the prototypes stage on mead-pairs prepared with
+    the mesh tracker, M030 excluded); with `write`, stored in the shipped file with its
+    68-point view (stccl/edit/data/mesh_prototypes.json; the expression-free prior is the one
+    shipped in prototypes.json)."""
+    from stccl.edit.mesh_facs import PACKAGED_MESH
+    from stccl.train.prototypes import mesh_view, refit_prototypes
+
+    with tempfile.TemporaryDirectory() as tmp:
+        prep = prep or prepare(Path(tmp), "mesh")
+        refit = refit_prototypes(prep, exclude_actors=[HELD_OUT])
+    mesh = refit.get("mesh")
+    if mesh is None:
+        raise SystemExit(f"{prep}: not prepared with the mesh tracker (its tracks have no mesh)")
+    print(f"{mesh['source']}")
+    print("| emotion | units (weight) | fit cos on W009 |\n|---|---|---|")
+    for e, v in mesh["emotions"].items():
+        q = mesh["fit"].get(e, {})
+        units = ", ".join(f"{u} ({w:.2f})" for u, w in v["aus"].items()) or "none"
+        print(f"| {e} | {units} | {q.get('cos', float('nan')):.2f}{' (FACS kept)' if q.get('kept') else ''} |")
+    if write:
+        data = {"format": "stccl-prototypes", "version": 3, "source": "mesh fit (W009)",
+                "units": "inter-ocular distance, canonical face frame (eyes horizontal, x right, y down, z back)",
+                **mesh_view(mesh)}
+        PACKAGED_MESH.write_text(json.dumps(data) + "\n")
+        print(f"wrote the mesh prototypes to {PACKAGED_MESH}")
     return 0
 
 

@@ -166,6 +166,9 @@ ENGINES.register(Entry(
 ENGINES.register(Entry(
     "warp", "the training-free landmark warp by emotion prototypes", "stccl.edit.warp:build",
     EngineCaps(uses_pixels=False, reads_expression=True, regions=True), auto=True))
+ENGINES.register(Entry(
+    "meshwarp", "the warp by action units on the 468-point face mesh (in progress: issue 35)",
+    "stccl.edit.mesh_warp:build", EngineCaps(uses_pixels=False, reads_expression=True, regions=True)))
 
 _plugins_loaded = False
 

@@ -42,7 +42,7 @@ def test_types_and_choices_are_checked():
         ({"intensity": "abc"}, 'f.toml: intensity must be a number, got "abc"'),
         ({"emotion": 3}, "f.toml: emotion must be a string, got 3"),
         ({"emotion": "joyful"}, "f.toml: emotion: unknown emotion 'joyful'"),
-        ({"engine": "gan"}, 'f.toml: engine must be one of auto, neural, warp, got "gan"'),
+        ({"engine": "gan"}, 'f.toml: engine must be one of auto, neural, warp, meshwarp, got "gan"'),
         ({"track": {"tracker": "sfd"}}, "f.toml: track.tracker must be one of auto, mesh, fan, dlib"),
         ({"track": {"face": -1}}, "f.toml: track.face must be a face index"),
         ({"device": "tpu"}, "f.toml: device: unknown device 'tpu'"),
@@ -105,7 +105,7 @@ def test_cli_option_errors_name_the_flag(tmp_path):
     from stccl_cli.main import app
 
     r = CliRunner().invoke(app, ["edit", "in.mp4", "--engine", "gan"])
-    assert r.exit_code == 1 and 'error: --engine must be one of auto, neural, warp, got "gan"' in r.stderr
+    assert r.exit_code == 1 and 'error: --engine must be one of auto, neural, warp, meshwarp, got "gan"' in r.stderr
     r = CliRunner().invoke(app, ["train", "--data", str(tmp_path), "--lr", "-1"])
     assert r.exit_code == 1 and "error: --lr must be at least 0, got -1.0" in r.stderr
 

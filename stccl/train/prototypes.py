@@ -67,6 +67,8 @@ def refit_prototypes(dataset_root: str | Path, min_pairs: int = 1,
     prior = neutral_prior([ds.clip(c).track["landmarks_aligned"] for c in neutral])
     if prior is not None:
         out.update(prior, neutral_clips=len(neutral), version=2)
+    mesh = _mesh_part(ds, skip, [r["id"] for r in ds.records if r.get("emotion") == "neutral"
+                                   and r.get("status") == "ok" and r.get("actor") not in skip])
     for emotion in EMOTIONS:
         ests = per_emotion.get(emotion, [])
         out["pairs"][emotion] = len(ests)
@@ -77,7 +79,53 @@ def refit_prototypes(dataset_root: str | Path, min_pairs: int = 1,
             continue
         d = constrain(np.mean(ests, axis=0))
         out["emotions"][emotion] = {"aus": [], "displacement": np.round(d, 4).tolist()}
+    if mesh is not None:
+        out.update(mesh_view(mesh), version=3)
     return out
+
+
+def mesh_view(mesh: dict) -> dict:
+    """A prototypes file's "mesh" part and the 68-point view of its emotions ("emotions"), which
+    eval's expression shift and the expression reading use."""
+    from ..edit.mesh_facs import view68
+
+    emotions = {e: {"aus": v["aus"], "displacement": np.round(constrain(view68(np.asarray(v["displacement"]))), 4).tolist()}
+                for e, v in mesh["emotions"].items()}
+    return {"mesh": mesh, "emotions": emotions}
+
+
+def _mesh_part(ds, skip: set, neutral_ids: list[str]) -> dict | None:
+    """The mesh prototypes fitted on the pairs (stccl.train.mesh_prototypes), where the dataset
+    was prepared with the mesh tracker (its tracks have "mesh"); None otherwise."""
+    from .mesh_prototypes import canonical_face, mesh_part, pair_displacement, take_displacement
+
+    neutral = [m for m in (ds.clip(c).track.get("mesh") for c in neutral_ids) if m is not None]
+    if not neutral:
+        return None
+    reference = canonical_face(neutral)
+    observed: dict[str, list[np.ndarray]] = {}
+    paired: set[str] = set()
+    for pair in ds.pairs:
+        if pair.get("actor") in skip:
+            continue
+        a, b = ds.clip(pair["neutral"]).track.get("mesh"), ds.clip(pair["other"]).track.get("mesh")
+        est = None if a is None or b is None else pair_displacement(a, b, pair["path"], reference)
+        if est is not None:
+            observed.setdefault(pair["emotion"], []).append(est)
+            paired.add(pair["other"])
+    # takes the pairing left out (it found no path it trusts): the whole take against the same
+    # actor's neutral take of the same sentence, at equal lip opening
+    by_sentence = {(r.get("actor"), r.get("sentence")): r["id"] for r in ds.ok if r["id"] in neutral_ids}
+    for r in ds.ok:
+        n = by_sentence.get((r.get("actor"), r.get("sentence")))
+        if r.get("emotion") == "neutral" or r["id"] in paired or n is None or r.get("actor") in skip:
+            continue
+        a, b = ds.clip(n).track.get("mesh"), ds.clip(r["id"]).track.get("mesh")
+        est = None if a is None or b is None else take_displacement(a, b, reference)
+        if est is not None:
+            observed.setdefault(r["emotion"], []).append(est)
+    actors = sorted({r.get("actor") for r in ds.ok if r["id"] in neutral_ids})
+    return mesh_part(neutral, observed, source=f"fit on the pairs of {', '.join(map(str, actors))}")
 
 
 def _pair_displacement(ds, pair: dict) -> np.ndarray | None:

@@ -1,0 +1,193 @@
+"""The default engine: the landmark warp driven by prototypes on the 468-point face mesh.
+
+The 68-point warp (stccl.edit.warp) moves only what the 68 points have: brows, lids, lip
+contours. Here each emotion is a displacement of the whole mesh (stccl.edit.mesh_facs: action
+units on the cheeks, the lower lids, the nasolabial fold, the glabella, the nose's wings, in
+3D), and about forty of its vertices away from the 68 points join the thin-plate spline as
+control points. They are placed on each frame from its 68 points (stccl.edit.mesh_shape.
+Placement), so any tracker drives them, smoothly. What else differs from the 68-point warp:
+
+- the speech's mouth shape is kept, not only its opening: the emotion's sideways offset of the
+  mouth (corners, lips, the skin around them) is scaled by the mouth's width in each frame
+  against the neutral width, so an "o" that narrows the mouth narrows the offset too, and the
+  width and rounding of the output follow the input's;
+- the eyes never close past EYE_FLOOR of their opening in the input, at any intensity;
+- intensities above 1 grow softly (`soft_intensity`), towards at most twice the prototype;
+- the nose's bridge and tip are control points that no unit moves: the nose keeps its length.
+
+Expressions are absolute (the expression shown, read on the 68-point view, is replaced) as in
+the 68-point warp, whose anchors, lip band and inner-lip contour it shares.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..face.measures import normalise
+from ..face.mesh_map import ibug68
+from ..face.pose import rotations
+from ..plan import region_points
+from ..registry import ENGINES
+from .engine import EngineOutput, to_numpy
+from .mesh_facs import PACKAGED_MESH, view68
+from .mesh_shape import Placement
+from .tps import tps_eval, tps_fit
+from .warp import (WarpEngine, _read, anchors, constrain, find_prototypes, inner_lip_contour, lip_band,
+                   load_expression_model, load_prototypes)
+
+EYE_FLOOR = 0.6  # an eye keeps at least this share of its opening in the input
+EXTRA_POINTS = 40  # mesh vertices that join the spline
+MIN_GAP = 0.08  # IOD: a vertex this near a 68-point landmark is left to the landmark
+MOUTH = np.r_[48:68]
+LIDS = ((37, 41), (38, 40), (43, 47), (44, 46))  # upper, lower
+
+
+def build(cfg, weights=None):
+    """The registry's factory: the mesh warp for a file with mesh prototypes (without
+    --prototypes, the shipped PACKAGED_MESH), the 68-point warp for a file in the 68-point format."""
+    data = _read(find_prototypes(cfg.prototypes) if cfg.prototypes else PACKAGED_MESH)
+    if "mesh" not in data:
+        return WarpEngine(data, absolute=not cfg.relative, regions=cfg.regions)
+    return MeshWarpEngine(data, absolute=not cfg.relative, regions=cfg.regions)
+
+
+def soft_intensity(intensity: np.ndarray) -> np.ndarray:
+    """Intensity as applied: itself up to 1, then 1 + x / (1 + x) for the part x above 1 (1.5
+    -> 1.33, 2 -> 1.5, 3 -> 1.67; never 2)."""
+    i = np.asarray(intensity, np.float64)
+    over = np.maximum(i - 1.0, 0.0)
+    return np.minimum(i, 1.0) + over / (1.0 + over)
+
+
+def control_vertices(canonical: np.ndarray, count: int = EXTRA_POINTS) -> np.ndarray:
+    """Mesh vertices that join the spline: farther than MIN_GAP from every 68-point landmark of
+    the canonical face, below the forehead ring's reach, spread evenly (farthest-point order,
+    from the nose's tip)."""
+    c = np.asarray(canonical, np.float64)[:, :2]
+    v = ibug68(c).astype(np.float64)
+    gap = np.linalg.norm(c[:, None] - v[None], axis=-1).min(1)
+    brows = v[17:27, 1].min()
+    ok = np.flatnonzero((gap >= MIN_GAP) & (c[:, 1] > brows - 0.3))
+    chosen = [int(ok[np.argmin(np.linalg.norm(c[ok] - v[30], axis=1))])]
+    dist = np.linalg.norm(c[ok] - c[chosen[0]], axis=1)
+    while len(chosen) < min(count, len(ok)):
+        k = int(np.argmax(dist))
+        chosen.append(int(ok[k]))
+        dist = np.minimum(dist, np.linalg.norm(c[ok] - c[ok[k]], axis=1))
+    return np.array(sorted(chosen))
+
+
+def views3(landmarks: np.ndarray) -> np.ndarray:
+    """(B,68,2) -> (B,2,3): a displacement in the face's frame (x right, y down, z back; IOD)
+    as seen in the image for each frame's head pose, the eye axis mapped to a unit vector
+    (stccl.face.pose.in_plane, with depth)."""
+    R = rotations(np.asarray(landmarks, np.float64))
+    A = R[:, :2, :]
+    eye = A[:, :, 0]
+    n = np.maximum(np.linalg.norm(eye, axis=-1), 1e-6)
+    c, s = eye[:, 0] / n, eye[:, 1] / n
+    unroll = np.stack([np.stack([c, s], -1), np.stack([-s, c], -1)], -2)
+    return unroll @ A / n[:, None, None]
+
+
+class MeshWarpEngine(WarpEngine):
+    """See the module docstring. Implements stccl.edit.engine.Engine (numpy, on the CPU)."""
+
+    name = "meshwarp"
+    caps = ENGINES["meshwarp"].caps
+    size = None
+
+    def __init__(self, prototypes=None, device: str = "cpu", grid: int = 48, absolute: bool = True,
+                 regions: str | None = None):
+        data = prototypes if isinstance(prototypes, dict) else _read(
+            find_prototypes(prototypes) if prototypes else PACKAGED_MESH)
+        super().__init__(data, device, grid, absolute, regions)
+        mesh = data["mesh"]
+        canonical = np.asarray(mesh["canonical"], np.float64)
+        self.extra = control_vertices(canonical)
+        self._place = Placement(ibug68(canonical[:, :2]), canonical[self.extra, :2])
+        self.moves68 = {e: constrain(ibug68(np.asarray(v["displacement"], np.float64)).astype(np.float64))
+                        for e, v in mesh["emotions"].items()}
+        self.moves_extra = {e: np.asarray(v["displacement"], np.float64)[self.extra] for e, v in mesh["emotions"].items()}
+        v = ibug68(canonical[:, :2]).astype(np.float64)
+        self._lower = (canonical[self.extra, 1] > v[33, 1])[:, None]  # below the nose: the mouth's skin
+        self._rest_width = float(v[54, 0] - v[48, 0])
+        # the expression shown (a 68-point displacement) back to prototype weights, then on the
+        # extra vertices: shown = basis68 @ w exactly, so a least-squares solve recovers w
+        protos = load_prototypes(data)
+        names = [e for e in self.moves_extra if e != "neutral"]
+        basis68 = np.stack([protos[e].ravel() for e in names], 1)
+        self._weights_of = np.linalg.pinv(basis68)
+        self._extra_basis = np.stack([self.moves_extra[e] for e in names], 0)  # (7, K, 3)
+        keep = region_points(regions)
+        if keep is not None:
+            near = np.linalg.norm(canonical[self.extra, None, :2] - v[None], axis=-1).argmin(1)
+            self._keep_extra = np.isin(near, keep)[:, None].astype(np.float64)
+        else:
+            self._keep_extra = None
+
+    def _moves(self, lmk: np.ndarray, emotion: str, intensity: np.ndarray, shown) -> tuple[np.ndarray, np.ndarray]:
+        """Face-frame moves (B,68,3) and (B,K,3), IOD, intensity applied."""
+        b = len(lmk)
+        m68 = np.broadcast_to(self.moves68[emotion], (b, 68, 3)).copy()
+        mx = np.broadcast_to(self.moves_extra[emotion], (b, len(self.extra), 3)).copy()
+        if shown is not None:
+            s = to_numpy(shown).astype(np.float64).reshape(b, -1)
+            m68[..., :2] -= s.reshape(b, 68, 2)
+            mx -= np.einsum("be,ekc->bkc", s @ self._weights_of.T, self._extra_basis)
+        if self._keep is not None:
+            m68 *= self._keep
+            mx *= self._keep_extra
+        n = normalise(lmk)
+        width = n[:, 54, 0] - n[:, 48, 0]
+        share = np.clip(width / self._rest_width, 0.3, 1.5)[:, None]
+        m68[:, MOUTH, 0] *= share
+        mx[..., 0] = np.where(self._lower.T, mx[..., 0] * share, mx[..., 0])
+        k = soft_intensity(intensity)[:, None, None]
+        m68, mx = m68 * k, mx * k
+        _floor_eyes(n, m68)
+        return m68, mx
+
+    def _flow(self, crops, landmarks, emotion: str, intensity, shown) -> EngineOutput:
+        b, size = crops.shape[0], crops.shape[-1]
+        lmk = to_numpy(landmarks).astype(np.float64)
+        m68, mx = self._moves(lmk, emotion, to_numpy(intensity), shown)
+        left, right = lmk[:, 36:42].mean(1), lmk[:, 42:48].mean(1)
+        eye = right - left
+        iod = np.linalg.norm(eye, axis=-1)
+        c, s = eye[:, 0] / iod, eye[:, 1] / iod
+        rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2) @ views3(lmk)  # (B,2,3)
+        moved = lmk + np.einsum("bij,bnj->bni", rot, m68) * iod[:, None, None]
+        extra = self._place(lmk)
+        extra_moved = extra + np.einsum("bij,bnj->bni", rot, mx) * iod[:, None, None]
+        fixed = anchors(lmk, size)
+        band_src, band_dst = lip_band(lmk, moved)
+        src = np.concatenate([lmk, inner_lip_contour(lmk), band_src, extra, fixed], 1)
+        dst = np.concatenate([moved, inner_lip_contour(moved), band_dst, extra_moved, fixed], 1)
+        scale = (size - 1) / 2
+        centers = dst / scale - 1
+        weights, affine = tps_fit(centers, (src - dst) / scale, reg=1e-4)
+        nodes = np.broadcast_to(self._nodes, (b, *self._nodes.shape[1:]))
+        off = tps_eval(nodes, centers.astype(np.float32), weights.astype(np.float32),
+                       affine.astype(np.float32)) * np.float32(scale)
+        flow = off.reshape(b, self.grid, self.grid, 2).transpose(0, 3, 1, 2)
+        return EngineOutput(flow=np.ascontiguousarray(flow, np.float32))
+
+
+def _floor_eyes(normalised: np.ndarray, m68: np.ndarray) -> None:
+    """Scale the lids' vertical moves (in place) where they would close an eye past EYE_FLOOR
+    of its opening in the input (normalised (B,68,2) landmarks, moves (B,68,3) in IOD)."""
+    y = normalised[..., 1]
+    for eye in (LIDS[:2], LIDS[2:]):
+        opening = np.mean([y[:, lo] - y[:, up] for up, lo in eye], 0)
+        change = np.mean([m68[:, lo, 1] - m68[:, up, 1] for up, lo in eye], 0)
+        room = (EYE_FLOOR - 1.0) * np.maximum(opening, 0.0)  # the most it may close (<= 0)
+        over = change < room
+        if over.any():
+            k = np.where(over, room / np.where(over, change, -1.0), 1.0)
+            for up, lo in eye:
+                m68[:, up, 1] *= k
+                m68[:, lo, 1] *= k
+
+
+__all__ = ["MeshWarpEngine", "build", "soft_intensity", "control_vertices", "load_expression_model", "view68"]

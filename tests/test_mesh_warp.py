@@ -1,0 +1,164 @@
+"""The warp on the 468-point mesh (stccl.edit.mesh_warp): its prototypes, their fit, and what its
+edits do to real faces, read back afresh by dlib (a reader that did not drive the edit: the
+default tracker is the mesh)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from stccl import Editor
+from stccl.config import EditConfig
+from stccl.edit.facs import PACKAGED as PACKAGED_68
+from stccl.edit.mesh_facs import PACKAGED_MESH as PACKAGED
+from stccl.edit.mesh_facs import EMOTION_AUS, NOSE, UNITS, mirror_map, unit_fields
+from stccl.edit.mesh_warp import EYE_FLOOR, MeshWarpEngine, build, soft_intensity
+from stccl.edit.warp import WarpEngine
+from stccl.face.fresh import read_landmarks
+from stccl.face.measures import normalise
+from stccl.train.mesh_prototypes import mesh_part, take_displacement
+
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return json.loads(PACKAGED.read_text())
+
+
+def test_shipped_mesh_prototypes(shipped):
+    mesh = shipped["mesh"]
+    canonical = np.asarray(mesh["canonical"])
+    mirror = mirror_map(canonical)
+    assert (mirror[mirror] == np.arange(468)).all()
+    assert np.abs(canonical[mirror] * [-1, 1, 1] - canonical).max() < 1e-3  # symmetric
+    fields = unit_fields(canonical)
+    for unit in UNITS:
+        f = fields[unit]
+        assert np.abs(f).max() > 0.01, unit
+        if unit != "AU14R":  # one-sided by definition
+            assert np.abs(f[mirror] * [-1, 1, 1] - f).max() < 1e-3, unit
+    for emotion, v in mesh["emotions"].items():
+        d = np.asarray(v["displacement"])
+        assert d.shape == (468, 3)
+        assert np.abs(d[list(NOSE)]).max() < 1e-3, emotion  # the nose keeps its length
+        assert set(v["aus"]) == set(EMOTION_AUS[emotion])
+    assert "W009" in mesh["source"] and "M030" not in mesh["source"]  # fitted on W009 only
+    assert shipped["version"] == 3
+
+
+def _takes(canonical, weights, rng, frames=40):
+    """Image-pixel meshes of a synthetic speaker: the canonical face plus `weights` of units,
+    turned and moved a little every frame, the lower face opening and closing with speech."""
+    fields = unit_fields(canonical)
+    shape = canonical + sum((w * fields[u] for u, w in weights.items()), np.zeros_like(canonical))
+    out = []
+    for _ in range(frames):
+        s = shape.copy()
+        s[:, 1] += rng.uniform(0, 0.15) * (canonical[:, 1] > 1.0)  # the jaw and lower lip drop
+        yaw, roll = rng.normal(0, 0.05, 2)
+        r = np.array([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
+        r = np.array([[np.cos(roll), -np.sin(roll), 0], [np.sin(roll), np.cos(roll), 0], [0, 0, 1]]) @ r
+        out.append(s @ r.T * 80 + [200 + rng.normal(0, 3), 220, 0])
+    return np.asarray(out)
+
+
+def test_the_fit_recovers_known_unit_weights(shipped):
+    rng = np.random.default_rng(0)
+    canonical = np.asarray(shipped["mesh"]["canonical"])
+    truth = {"happy": {"AU6": 0.8, "AU12": 0.5}, "sad": {"AU1": 0.6, "AU4": 0.0, "AU15": 1.1}}
+    neutral = [_takes(canonical, {}, rng)]
+    observed = {e: [take_displacement(neutral[0], _takes(canonical, w, rng), canonical)] for e, w in truth.items()}
+    part = mesh_part(neutral, observed, "synthetic")
+    for emotion, w in truth.items():
+        got = part["emotions"][emotion]["aus"]
+        assert got == pytest.approx(w, abs=0.08), emotion
+        assert part["fit"][emotion]["cos"] > 0.95
+    assert part["fit"]["angry"]["kept"] == "facs"  # no takes: FACS kept, and said so
+
+
+def test_soft_intensity():
+    i = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 4.0, 100.0])
+    s = soft_intensity(i)
+    assert s[:3] == pytest.approx(i[:3])
+    assert (np.diff(s) > 0).all() and s[-1] < 2.0 and s[4] == pytest.approx(1.5)
+
+
+def test_68_point_files_load_and_the_68_point_warp_stays(tmp_path):
+    assert isinstance(build(EditConfig(prototypes=str(PACKAGED_68))), WarpEngine)
+    assert isinstance(build(EditConfig()), MeshWarpEngine)
+    assert Editor(engine="meshwarp").engine.name == "meshwarp"
+    assert Editor(engine="warp").engine.name == "warp"  # the default stays the 68-point warp
+
+
+def _mouth_width(lmk):
+    n = normalise(lmk)
+    return n[:, 54, 0] - n[:, 48, 0]
+
+
+def test_the_mouth_width_follows_speech_in_the_engine(shipped):
+    """On a face whose mouth narrows and widens (o, ee), the corners' offset yields: the output
+    width stays proportional to the input's; the 68-point warp adds a fixed offset."""
+    from stccl.face.mesh_map import ibug68
+
+    face = ibug68(np.asarray(shipped["mesh"]["canonical"])[:, :2]).astype(np.float64) * 60 + 128
+    t = np.linspace(0, 2 * np.pi, 24)
+    lmk = np.repeat(face[None], len(t), 0)
+    for side, corner in ((-1, (48, 60)), (1, (54, 64))):
+        lmk[:, list(corner), 0] += side * (8 * np.sin(t))[:, None]
+    engine = MeshWarpEngine(absolute=False)
+    m68, _ = engine._moves(lmk, "happy", np.ones(len(t)), None)
+    width_in = _mouth_width(lmk)
+    width_out = width_in + m68[:, 54, 0] - m68[:, 48, 0]
+    ratio = width_out / width_in
+    assert ratio.std() < 1e-6 and ratio.mean() != pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.fixture(scope="module")
+def mesh_editor():
+    return Editor(engine="meshwarp")
+
+
+def _edit_read(editor, edit_clips, dlib_backend, tmp_path, key, emotion, intensity):
+    out = tmp_path / f"{key}.{emotion}.{intensity}.mp4"
+    editor.edit(edit_clips[key], emotion=emotion, out=out, intensity=intensity)
+    return read_landmarks(out, dlib_backend)
+
+
+def _both(a, b):
+    ok = np.isfinite(a).all((1, 2)) & np.isfinite(b).all((1, 2))
+    assert ok.sum() >= 10
+    return normalise(a[ok]), normalise(b[ok])
+
+
+def _eye_opening(n):
+    return np.mean([n[:, lo, 1] - n[:, up, 1] for up, lo in ((37, 41), (38, 40), (43, 47), (44, 46))], 0)
+
+
+@pytest.mark.parametrize("key, emotion, intensity", [("d12", "angry", 3.0), ("d20", "happy", 2.0),
+                                                     ("M026", "surprised", 1.5)])
+def test_no_stretched_features_on_real_faces(mesh_editor, edit_clips, fresh_inputs, dlib_backend, tmp_path,
+                                             key, emotion, intensity):
+    """Read back by dlib: the nose keeps its length, the inner brows are not pressed together,
+    the eyes stay open past the floor; and the edit did move the face."""
+    a, b = _both(fresh_inputs[key], _edit_read(mesh_editor, edit_clips, dlib_backend, tmp_path, key, emotion, intensity))
+    nose = b[:, 33, 1].mean() / a[:, 33, 1].mean()  # the nose's base below the eye line
+    brows = np.linalg.norm(b[:, 22] - b[:, 21], axis=1).mean() / np.linalg.norm(a[:, 22] - a[:, 21], axis=1).mean()
+    eyes = _eye_opening(b).mean() / _eye_opening(a).mean()
+    moved = np.linalg.norm(b[:, 17:68] - a[:, 17:68], axis=-1).mean()
+    print(f"{key} {emotion} x{intensity}: nose {nose:.3f}, inner brows {brows:.3f}, eyes {eyes:.3f}, moved {moved:.3f} IOD")
+    assert nose == pytest.approx(1.0, abs=0.03)
+    assert brows > 0.9
+    assert eyes > EYE_FLOOR - 0.05  # dlib reads lids to about 0.05 of their opening
+    assert moved > 0.01  # the edit did move the face: the checks above are not of an unchanged one
+
+
+@pytest.mark.xfail(strict=True, reason="issue 35 item 5 is open: the reading of the expression shown, on the "
+                   "68-point view of the fitted mesh prototypes against dlib's prior, reads W036's smile as sad "
+                   "(0.93) and happy (0.69), so neutral lifts the corners (-0.046 IOD) and leaves the lids (-0.0002)")
+def test_neutral_lowers_cheeks_and_lower_lids(mesh_editor, edit_clips, fresh_inputs, dlib_backend, tmp_path):
+    """A real level-3 smile (W036) edited to neutral: the lower lids and the corners come down."""
+    a, b = _both(fresh_inputs["W036"], _edit_read(mesh_editor, edit_clips, dlib_backend, tmp_path, "W036", "neutral", 1.0))
+    lids = (b[:, [40, 41, 46, 47], 1] - a[:, [40, 41, 46, 47], 1]).mean()
+    corners = (b[:, [48, 54], 1] - a[:, [48, 54], 1]).mean()
+    print(f"W036 happy -> neutral: lower lids {lids:+.4f}, corners {corners:+.4f} IOD (down +)")
+    assert lids > 0.005 and corners > 0.01
