@@ -133,3 +133,45 @@ def test_the_pipes_comparison_holds_lips_to_the_readers_floor(tmp_path):
                  "same_verdicts": 1, "verdicts": 1} and "| yes |" in lines[-1]
     lines, s = compare(rgb, run(tmp_path / "far", 0.93))  # 0.04 apart
     assert s["lips_within_floor"] == 0 and "**no**" in lines[-1]
+
+
+def test_real_targets_picks_one_take_per_emotion(tmp_path):
+    """benchmarks/real_targets.py reads takes by name: `<actor>_level_<k>_<emotion>_<NNN>.mp4`,
+    the highest level of an emotion (neutral: the lowest); other names are ignored."""
+    from benchmarks.real_targets import find_takes
+
+    for name in ("W009_level_1_happy_001.mp4", "W009_level_3_happy_001.mp4", "W009_level_2_neutral_001.mp4",
+                 "W009_level_1_neutral_001.mp4", "W009_level_3_sad_002.mp4", "M1_level_3_joy_001.mp4",
+                 "W009_happy.mp4", "W009_level_3_happy_001.mp4.txt", "notes.md"):
+        (tmp_path / name).touch()
+    assert find_takes(tmp_path) == {"W009": {
+        "001": {"happy": tmp_path / "W009_level_3_happy_001.mp4", "neutral": tmp_path / "W009_level_1_neutral_001.mp4"},
+        "002": {"sad": tmp_path / "W009_level_3_sad_002.mp4"}}}
+
+
+@pytest.mark.shared
+def test_real_targets_on_a_folder_of_takes(shared_data, tmp_path, capsys):
+    """`python -m benchmarks.real_targets` on a folder of two real takes (W009 happy and
+    neutral): one edit, read by dlib, one table row; an unknown arm is one line."""
+    from benchmarks.real_targets import main
+
+    pairs = shared_data / "mead-pairs"
+    for name in ("W009_level_1_neutral_001.mp4", "W009_level_3_happy_001.mp4"):
+        (tmp_path / name).symlink_to(pairs / name)
+    (tmp_path / "W009_happy.mp4").symlink_to(pairs / "W009_level_3_happy_001.mp4")  # not a take's name
+    args = ["--pairs", str(tmp_path), "--actors", "W009", "--targets", "neutral", "--sources", "happy",
+            "--readers", "dlib"]
+    assert main(args + ["--arms", "warp"]) == 0
+    out = capsys.readouterr().out
+    assert "### read by dlib" in out and "facemesh" not in out
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in out.splitlines()
+            if line.startswith("| neutral |")]
+    assert len(rows) == 1, out
+    target, arm, mode, takes, before, after, change, nearer = rows[0]
+    assert (arm, mode, takes) == ("warp", "absolute", "1") and nearer in ("0/1", "1/1")
+    assert all(math.isfinite(float(v)) and float(v) > 0 for v in (before, after)), rows[0]
+    assert change.endswith("%")
+
+    with pytest.raises(SystemExit) as e:
+        main(args + ["--arms", "warp,no-such-engine"])
+    assert isinstance(e.value.code, str) and "no-such-engine" in e.value.code and "\n" not in e.value.code
