@@ -70,6 +70,7 @@ class Entry:
     caps: Any
     weights: tuple[str, ...] = ()
     auto: bool = False
+    compare: bool = True  # an engine: a column of eval's protocol by default, when it needs no weights
 
     def build(self, *args: Any, **kwargs: Any) -> Any:
         factory = self.factory
@@ -168,7 +169,8 @@ ENGINES.register(Entry(
     EngineCaps(uses_pixels=False, reads_expression=True, regions=True), auto=True))
 ENGINES.register(Entry(
     "meshwarp", "the warp by action units on the 468-point face mesh (in progress: issue 35)",
-    "stccl.edit.mesh_warp:build", EngineCaps(uses_pixels=False, reads_expression=True, regions=True)))
+    "stccl.edit.mesh_warp:build", EngineCaps(uses_pixels=False, reads_expression=True, regions=True),
+    compare=False))
 
 _plugins_loaded = False
 

@@ -2,7 +2,7 @@
 
 `load_engines` builds every engine of a run from the registry (stccl.registry.ENGINES), by
 `EvalConfig.engines`; empty: every registered engine that needs no weights (the training-free
-baselines: warp), then those that do when `--weights` is given (neural), then the column
+baselines: warp; not one whose entry says `compare=False`, such as meshwarp while in progress), then those that do when `--weights` is given (neural), then the column
 neural-no-stccl (`--weights-no-stccl`), the same engine without the STCCL loss. `edit_crops`
 edits a crop sequence with the same engine call (stccl.edit.engine.engine_changes) and face mask
 as the video pipeline (no decode, paste-back or re-encode).
@@ -45,7 +45,7 @@ def engine_columns(opts: EvalConfig) -> list[tuple[str, str, str | None]]:
         names = list(opts.engines)
     else:
         entries = ENGINES.entries()
-        names = [e.name for e in entries if not e.weights]
+        names = [e.name for e in entries if not e.weights and e.compare]
         names += [e.name for e in entries if e.weights and opts.weights is not None]
     columns = [(n, n, opts.weights if ENGINES[n].weights else None) for n in names]
     if opts.weights_no_stccl is not None:
