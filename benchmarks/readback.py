@@ -1,5 +1,7 @@
 """Every shared clip edited to each emotion with the default (warp) engine, and read back afresh
-on every frame (stccl.eval.readback): faces found, lips kept, expression moved.
+on every frame (stccl.eval.readback): faces found, lips kept, expression moved, and the mouth
+shape kept (stccl.face.measures: width_corr, rounding_corr, with the input's std; NaN where it
+does not move).
 
     python -m benchmarks.readback [--emotions happy,sad,angry,surprised] [--seconds 0] [--json F]
                                   [--keep DIR] [--clips 0Fi83,d12] [--pipes auto|rgb24]
@@ -20,9 +22,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from stccl import Editor
 from stccl.edit.warp import load_expression_model, load_prototypes
-from stccl.eval.readback import faces_found, intended_move, lips_kept, read_back
+from stccl.eval.landmarks import expression_shift
+from stccl.eval.readback import faces_found, intended_move, lip_figures, lips_kept
+from stccl.face.measures import mouth_rounding, mouth_width, rounding_corr, width_corr
 from stccl.face import make_backend
 from stccl.face.fresh import read_landmarks
 from stccl.video import ffmpeg_exe
@@ -45,6 +51,22 @@ def cut(src: Path, seconds: float | None, dst: Path) -> Path:
     return dst
 
 
+def read_edit(lmk, out: Path, move, backend) -> dict:
+    """stccl.eval.readback.read_back of `out` against the input's fresh landmarks `lmk`, plus the
+    mouth shape's figures, from one read of `out`."""
+    b = read_landmarks(out, backend)
+    n = min(len(lmk), len(b))
+    a, b = lmk[:n], b[:n]
+    fig = {"faces_in": faces_found(a), "faces_out": faces_found(b), **lip_figures(a, b)}
+    shift = expression_shift(a, b, move)
+    fig["expr_shift_ratio"], fig["expr_cos"] = shift["expr_shift_ratio"], shift["expr_cos"]
+    both = np.isfinite(a).all((1, 2)) & np.isfinite(b).all((1, 2))
+    fig["width_std"] = float(mouth_width(a[both]).std()) if both.any() else float("nan")
+    fig["rounding_std"] = float(mouth_rounding(a[both]).std()) if both.any() else float("nan")
+    fig["width_corr"], fig["rounding_corr"] = width_corr(a, b), rounding_corr(a, b)
+    return fig
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--emotions", default="happy,sad,angry,surprised")
@@ -60,8 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     backend, editor, protos = make_backend("dlib"), Editor(engine="warp", pipes=args.pipes), load_prototypes()
     model = load_expression_model()  # the edit is absolute: the move asked is target - shown
     rows = []
-    print("| clip | emotion | faces in/out | mouth std | mouth corr | mouth dev | lips kept | expr shift ratio | expr cos | turned frames | unsure frames |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| clip | emotion | faces in/out | mouth std | mouth corr | mouth dev | lips kept | expr shift ratio | expr cos "
+          "| turned frames | unsure frames | width std | width corr | rounding std | rounding corr |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -74,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                 s = editor.edit(src, emotion="happy" if emotion == "same" else emotion, out=out,
                                 overwrite=True, intensity=0.0 if emotion == "same" else None)
                 move = intended_move(lmk, protos[emotion], model) if emotion != "same" else None
-                fig = read_back(lmk, out, move, backend)
+                fig = read_edit(lmk, out, move, backend)
                 fig.update(clip=rel, emotion=emotion, kept=lips_kept(fig), turned=s.turned_frames,
                            unsure=s.unsure_frames, frames=s.frames, faces_in=faces_found(lmk))
                 rows.append(fig)
@@ -82,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"{fig['mouth_std']:.3f} | {fig['mouth_corr']:.3f} | {fig['mouth_dev']:.3f} | "
                       f"{'yes' if fig['kept'] else 'NO'} | {fig['expr_shift_ratio']:.2f} | "
                       f"{fig['expr_cos']:.2f} | {s.turned_frames}/{s.frames} | "
-                      f"{s.unsure_frames}/{s.frames} |", flush=True)
+                      f"{s.unsure_frames}/{s.frames} | {fig['width_std']:.3f} | {fig['width_corr']:.3f} | "
+                      f"{fig['rounding_std']:.3f} | {fig['rounding_corr']:.3f} |", flush=True)
     edits = [r for r in rows if r["emotion"] != "same"]
     kept = sum(r["kept"] for r in edits)
     print(f"\nlips kept on {kept}/{len(edits)} edits; clips from {SHARED}")

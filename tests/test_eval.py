@@ -138,6 +138,7 @@ def test_landmark_metrics_identity_and_prototype_shift():
     a[:, 62, 1] += np.arange(6) * 3  # the mouth opens and closes: the opening varies
     m = landmark_metrics(a, a, None)
     assert m["m_lmd"] == 0 and m["f_lmd"] == 0 and m["mouth_corr"] == pytest.approx(1.0)
+    assert m["width_corr"] == pytest.approx(1.0) and m["rounding_corr"] == pytest.approx(1.0)
     proto = load_prototypes()["happy"].copy()
     proto[36:48] = 0  # eye centres fixed: the normalisation does not move
     iod = 60.0
@@ -151,6 +152,63 @@ def test_landmark_metrics_identity_and_prototype_shift():
     assert face_lmd(a, b) > 0
     b[2] = np.nan  # a frame without a face is left out
     assert np.isfinite(face_lmd(a, b))
+
+
+def _speaking(n: int = 40) -> np.ndarray:
+    """(n,68,2) pixels, IOD 60: the lower lip opens and closes (period 10 frames) while the corners
+    48/54 spread and narrow (width 0.77..0.93 IOD, period 7): an "o" and an "ee" in turn."""
+    base = _face(1)
+    base[48], base[54] = [176, 265], [224, 265]  # corners 0.8 IOD apart
+    out = []
+    for k in range(n):
+        f = base.copy()
+        f[[56, 57, 58, 65, 66, 67], 1] += 9 + 6 * np.sin(2 * np.pi * k / 10)
+        w = 0.85 - 0.08 * np.sin(2 * np.pi * k / 7 + 1)
+        f[48, 0], f[54, 0] = 200 - 30 * w, 200 + 30 * w
+        out.append(f)
+    return np.stack(out)
+
+
+def test_landmark_metrics_see_the_mouth_shape():
+    """width_corr / rounding_corr: 1 where the output keeps the corners' motion under a constant
+    offset; low where it holds them still; null (nan) where the input's width does not move."""
+    a = _speaking()
+    wider = a.copy()
+    wider[:, 48, 0] -= 4  # a smile holds the corners 8 px (0.13 IOD) wider on every frame
+    wider[:, 54, 0] += 4
+    m = landmark_metrics(a, wider, None)
+    assert m["mouth_corr"] == pytest.approx(1.0) and m["width_corr"] == pytest.approx(1.0)
+    assert m["rounding_corr"] > 0.98
+    held = a.copy()
+    held[:, 48, 0], held[:, 54, 0] = 174.5, 225.5  # the width no longer follows the speech
+    held[:, 54, 0] += np.random.default_rng(3).normal(0, 0.3, len(a))  # a tracker's jitter
+    m = landmark_metrics(a, held, None)
+    assert m["mouth_corr"] == pytest.approx(1.0) and abs(m["width_corr"]) < 0.4
+    still = a.copy()
+    still[:, 48, 0], still[:, 54, 0] = 175, 225  # the input's width does not move
+    m = landmark_metrics(still, a, None)
+    assert np.isnan(m["width_corr"]) and np.isfinite(m["rounding_corr"])  # its rounding still does
+
+
+def test_shape_metrics_are_reported_like_mouth_corr():
+    """In METRICS (the JSON schema, the one-edit table), the protocol's key metrics, eval.md and the chart."""
+    from stccl.eval.metrics import KEY_METRICS, METRICS
+    from stccl.eval.report import chart, markdown
+
+    for k, label in (("width_corr", "mouth-width corr"), ("rounding_corr", "mouth-rounding corr")):
+        assert (METRICS[k].label, METRICS[k].unit, METRICS[k].better) == (label, "-1..1", "higher")
+        assert k in KEY_METRICS
+    cell = {"mouth_corr": 0.95, "width_corr": 0.9, "rounding_corr": 0.8, "m_lmd": 0.02, "bg_psnr": 50.0}
+    result = {"protocol": "mead-intra", "data": "prep", "emotions": ["happy"], "tracker": "dlib",
+              "tracked_by": "mesh", "real_set": "input", "weights": {}, "stccl_version": "0", "seconds": 1,
+              "actors": {"M003": {"reference": "M003", "neutral_clips": ["c"]}}, "engines": {"warp": {"weights": "-"}},
+              "table": {"warp": {"happy": cell, "avg": cell}}}
+    md = markdown(result)
+    assert "mouth-width corr ↑" in md and "mouth-rounding corr ↑" in md
+    assert "### mouth-width corr (-1..1, higher is better)" in md and "| warp | 0.900 | 0.900 |" in md
+    assert "### mouth-rounding corr (-1..1, higher is better)" in md and "| warp | 0.800 | 0.800 |" in md
+    five = chart({**result, "table": {"warp": {g: {"mouth_corr": 0.9, "m_lmd": 0.02} for g in ("happy", "avg")}}})
+    assert chart(result).shape[0] > five.shape[0]  # a panel each
 
 
 def test_align_112_puts_five_points_on_insightface_template():
@@ -261,6 +319,9 @@ def test_eval_of_a_warp_edit(warp_edit):
     assert (res["tracker"], res["tracked_by"], res["warning"]) == ("mesh", "dlib", None)  # not its own tracker
     assert res["frames"]["compared"] == 63 and res["frames"]["both_face"] >= 60
     assert m["mouth_corr"] > 0.95  # the warp keeps every frame's lip opening
+    for k in ("width_corr", "rounding_corr"):  # null only where the input's width / rounding does not move
+        assert k in m and k not in res["skipped"] and (m[k] is None or -1 <= m[k] <= 1), k
+    assert m["rounding_corr"] is not None and m["rounding_corr"] > 0.8  # it follows the opening
     assert m["m_lmd"] < 0.05
     assert m["expr_shift_ratio"] > 0.3 and m["expr_cos"] > 0.6  # moved toward the sad prototype
     assert m["bg_psnr"] > 38 and m["bg_ssim"] > 0.98  # outside the face only the re-encode differs
@@ -275,7 +336,8 @@ def test_eval_prints_a_table(warp_edit):
     src, out = warp_edit
     r = runner.invoke(app, ["eval", str(src), str(out), "--max-frames", "10", "--emotion", "sad"])
     assert r.exit_code == 0, r.output
-    for text in ("mouth-opening corr", "M-LMD", "background PSNR", "skipped", "weights used",
+    for text in ("mouth-opening corr", "mouth-width corr", "mouth-rounding corr", "M-LMD", "background PSNR",
+                 "skipped", "weights used",
                  "not given: skipped", "target: sad", "reader: mesh (the edit was tracked by dlib)"):
         assert text in r.stdout, text
 
@@ -289,6 +351,7 @@ def test_video_against_itself(shared_data):
     m = res["metrics"]
     assert m["m_lmd"] == 0 and m["f_lmd"] == 0 and m["expr_shift"] == 0
     assert m["mouth_corr"] == pytest.approx(1.0)
+    assert m["rounding_corr"] == pytest.approx(1.0) and (m["width_corr"] is None or m["width_corr"] == pytest.approx(1.0))
     assert m["bg_psnr"] == PSNR_CAP and m["bg_ssim"] == pytest.approx(1.0) and m["flicker"] == 0
 
 

@@ -1,12 +1,14 @@
-"""Mouth-deviation measures between two landmark tracks (stccl.face.measures): M-LMD and the
-mouth-opening correlation, on synthetic 68-point faces whose values can be worked out by hand."""
+"""Mouth-deviation measures between two landmark tracks (stccl.face.measures): M-LMD, the
+mouth-opening correlation and the mouth shape's (width, rounding) correlations, on synthetic
+68-point faces whose values can be worked out by hand."""
 
 import math
 
 import numpy as np
 import pytest
 
-from stccl.face.measures import mouth_corr, mouth_lmd, mouth_opening
+from stccl.face.measures import (ROUNDING_MOVES, WIDTH_MOVES, mouth_corr, mouth_lmd, mouth_opening,
+                                 mouth_rounding, mouth_width, rounding_corr, width_corr)
 
 LOWER_LIP = [55, 56, 57, 58, 59, 65, 66, 67]  # outer and inner lower lip: move down as the mouth opens
 
@@ -123,3 +125,100 @@ def test_degenerate_inputs_give_nan():
     assert mouth_lmd(a[:2], a[:2]) == 0
     with pytest.raises(ValueError):
         mouth_lmd(a, a[:5])
+
+
+# -- the mouth's shape: width (48-54) and rounding (opening / width) ------------------------------
+def shaped(opening: float, width: float) -> np.ndarray:
+    """`face(opening)` with the mouth stretched sideways to a corner-to-corner width (IOD); the
+    stretch is horizontal, so the inner-lip opening (vertical pairs) is unchanged."""
+    f = face(opening)
+    f[48:68, 0] *= width / 0.8
+    return f
+
+
+OPENING = lambda t: 0.15 + 0.1 * np.sin(2 * np.pi * t / 20)  # noqa: E731
+WIDTH = lambda t: 0.85 - 0.08 * np.sin(2 * np.pi * t / 14 + 1)  # noqa: E731
+
+
+def speaking(n: int = 60) -> np.ndarray:
+    """(n, 68, 2) a mouth that opens and closes (period 20) and rounds and spreads (width 0.77-0.93
+    IOD, period 14): open and narrow is an "o", shut and wide an "ee"."""
+    return np.stack([shaped(OPENING(k), WIDTH(k)) for k in range(n)])
+
+
+def test_width_and_rounding_by_hand():
+    f = shaped(0.1, 0.9)
+    assert mouth_width(f) == pytest.approx(0.9, abs=1e-12)
+    assert mouth_opening(f) == pytest.approx(mouth_opening(face(0.1)), abs=1e-12)  # the stretch keeps it
+    assert mouth_rounding(f) == pytest.approx(mouth_opening(face(0.1)) / 0.9, rel=1e-12)
+    moved = similarity(f, 70, -12, (400, 300))  # head position, size and roll do not count
+    assert mouth_width(moved) == pytest.approx(0.9, abs=1e-9)
+    assert mouth_rounding(moved) == pytest.approx(mouth_rounding(f), rel=1e-9)
+    # an "o" (open, narrow) is rounder than an "ee" (nearly shut, wide)
+    assert mouth_rounding(shaped(0.25, 0.75)) > 3 * mouth_rounding(shaped(0.06, 0.95))
+
+
+def test_a_kept_mouth_shape_correlates_and_a_flattened_one_does_not():
+    a = speaking()
+    assert mouth_width(a).std() > WIDTH_MOVES and mouth_rounding(a).std() > ROUNDING_MOVES
+    assert width_corr(a, a) == pytest.approx(1, abs=1e-12) and rounding_corr(a, a) == pytest.approx(1, abs=1e-12)
+    # the shape kept under a constant change: corners held 0.05 IOD wider each (a smile's spread),
+    # in another head position and size
+    wider = a.copy()
+    wider[:, 48, 0] -= 0.05
+    wider[:, 54, 0] += 0.05
+    wider = similarity(wider, 90, 8, (500, 260))
+    assert width_corr(a, wider) == pytest.approx(1, abs=1e-9)
+    assert rounding_corr(a, wider) > 0.99
+    # the opening kept, the width held: the speech's spreading and rounding are gone
+    held = np.stack([shaped(OPENING(k), 0.85) for k in range(60)])
+    assert mouth_corr(a, held) == pytest.approx(1, abs=1e-9)
+    assert width_corr(a, held) == 0  # the output does not move at all: it kept none of it
+    rng = np.random.default_rng(0)
+    jitter = np.stack([shaped(OPENING(k), 0.85 + rng.normal(0, 0.005)) for k in range(60)])
+    assert abs(width_corr(a, jitter)) < 0.3  # held, with a tracker's jitter
+    # the rounding is the opening over the width, and the opening moves more: holding the width
+    # alone leaves it high; width_corr is the one that sees the spread
+    assert rounding_corr(a, held) > 0.9
+    # a mouth that widens as it opens never rounds: its rounding is flat
+    opened = mouth_opening(np.stack([face(OPENING(k)) for k in range(60)]))
+    flat = np.stack([shaped(OPENING(k), 4 * o) for k, o in enumerate(opened)])
+    assert np.ptp(mouth_rounding(flat)) < 1e-9 and rounding_corr(a, flat) == 0
+    flat_jitter = np.stack([shaped(OPENING(k), 4 * o * (1 + rng.normal(0, 0.02))) for k, o in enumerate(opened)])
+    assert abs(rounding_corr(a, flat_jitter)) < 0.3
+    # spread when the input rounds: anti-correlated
+    swapped = np.stack([shaped(OPENING(k), 1.7 - WIDTH(k)) for k in range(60)])
+    assert width_corr(a, swapped) == pytest.approx(-1, abs=1e-9)
+
+
+def test_shape_correlations_only_where_the_input_moves():
+    a = talking(60)  # the opening moves, the width (0.8) does not
+    assert np.ptp(mouth_width(a)) < 1e-12
+    assert math.isnan(width_corr(a, speaking()))
+    assert rounding_corr(a, a) == pytest.approx(1, abs=1e-12)  # the rounding moves with the opening
+    # a width that moves a little (std 0.02 IOD, under the 0.03 floor) is not judged; 0.04 is
+    for amp, judged in ((0.02 * math.sqrt(2), False), (0.04 * math.sqrt(2), True)):
+        w = 0.85 + amp * np.sin(2 * np.pi * np.arange(60) / 14)
+        b = np.stack([shaped(0.1, x) for x in w])
+        assert mouth_width(b).std() == pytest.approx(amp / math.sqrt(2), rel=0.02)
+        assert math.isnan(width_corr(b, b)) != judged
+    # a nearly shut mouth that spreads: its width moves, its rounding (std ~0.002) does not
+    shut = np.stack([shaped(0.05, 0.75 + 0.1 * math.sin(k / 3)) for k in range(60)])
+    assert width_corr(shut, shut) == pytest.approx(1, abs=1e-12) and math.isnan(rounding_corr(shut, shut))
+
+
+def test_shape_correlations_skip_faceless_frames_and_need_three():
+    a, b = speaking(40), speaking(40)
+    b[:, 54, 0] += 0.03 * np.cos(np.arange(40))  # the output's corner wanders
+    keep = np.ones(40, bool)
+    keep[[3, 4, 20]] = False
+    a_gap, b_gap = a.copy(), b.copy()
+    a_gap[[3, 4]] = np.nan
+    b_gap[20] = np.nan
+    for corr in (width_corr, rounding_corr):
+        assert corr(a_gap, b_gap) == pytest.approx(corr(a[keep], b[keep]), rel=1e-12)
+        assert corr(a_gap, b_gap) != pytest.approx(corr(a, b), rel=1e-6)
+        assert math.isnan(corr(a[:2], b[:2]))
+        assert math.isnan(corr(a, np.full_like(a, np.nan)))
+    with pytest.raises(ValueError):
+        width_corr(a, a[:5])

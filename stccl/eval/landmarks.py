@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..face.measures import mouth_corr, mouth_lmd, normalise
+from ..face.measures import mouth_corr, mouth_lmd, normalise, rounding_corr, width_corr
 
 
 def _both(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -58,8 +58,11 @@ def expression_shift(a: np.ndarray, b: np.ndarray, prototype: np.ndarray | None)
 
 
 def landmark_metrics(a: np.ndarray, b: np.ndarray, prototype: np.ndarray | None) -> dict[str, float]:
-    """mouth_corr, m_lmd, f_lmd and the expression shift of EDITED (b) against INPUT (a), (N,68,2)."""
+    """mouth_corr, width_corr, rounding_corr, m_lmd, f_lmd and the expression shift of EDITED (b)
+    against INPUT (a), (N,68,2). width_corr and rounding_corr are nan where the input's mouth
+    width or rounding does not move (stccl.face.measures.WIDTH_MOVES, ROUNDING_MOVES)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    out = {"mouth_corr": mouth_corr(a, b), "m_lmd": mouth_lmd(a, b), "f_lmd": face_lmd(a, b)}
+    out = {"mouth_corr": mouth_corr(a, b), "width_corr": width_corr(a, b),
+           "rounding_corr": rounding_corr(a, b), "m_lmd": mouth_lmd(a, b), "f_lmd": face_lmd(a, b)}
     out.update(expression_shift(a, b, prototype))
     return out

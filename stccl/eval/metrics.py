@@ -16,6 +16,8 @@ class Metric:
 
 METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("mouth_corr", "mouth-opening corr", "-1..1", "higher"),
+    Metric("width_corr", "mouth-width corr", "-1..1", "higher"),
+    Metric("rounding_corr", "mouth-rounding corr", "-1..1", "higher"),
     Metric("m_lmd", "M-LMD", "IOD", "lower"),
     Metric("f_lmd", "F-LMD", "IOD", "info"),
     Metric("expr_shift", "expression shift", "IOD", "higher"),
@@ -37,5 +39,5 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
 ]}
 
 # The per-emotion tables and the chart of a protocol run, in this order when present.
-KEY_METRICS = ("mouth_corr", "m_lmd", "expr_shift_ratio", "emotion_acc", "fad", "expr_sim",
-               "identity_cos", "lse_d", "lse_c", "flicker", "bg_psnr")
+KEY_METRICS = ("mouth_corr", "width_corr", "rounding_corr", "m_lmd", "expr_shift_ratio", "emotion_acc",
+               "fad", "expr_sim", "identity_cos", "lse_d", "lse_c", "flicker", "bg_psnr")

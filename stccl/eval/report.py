@@ -17,7 +17,7 @@ from .reader import reader_line
 ARROW = {"higher": "↑", "lower": "↓", "→0": "→0", "info": ""}
 BETTER = {"higher": "higher is better", "lower": "lower is better", "→0": "0 is best (as the input)",
           "info": "for reference"}
-CHART_PANELS = 6
+CHART_PANELS = 8  # the speech's three (opening, width, rounding) leave room for five more
 
 
 def fmt(v, digits: int = 3) -> str:

@@ -14,6 +14,13 @@ MIRROR = np.r_[16:-1:-1, 26:16:-1, 27:31, 35:30:-1, 45:41:-1, 47:45:-1, 39:35:-1
                54:47:-1, 59:54:-1, 64:59:-1, 67:64:-1]
 _INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
 _MOUTH = slice(48, 68)
+_CORNERS = (48, 54)  # the outer lip corners
+# The spread over time of the input's measure below which it "does not move" and a correlation
+# with it is tracker noise: 0.03 IOD for the width, as the lip checks take the opening
+# (stccl.eval.readback.MOVING); 0.03 for the rounding (unitless, `mouth_rounding`), which with a
+# mouth 0.8-1.1 IOD wide is 0.024-0.033 IOD of opening at a fixed width: the same floor.
+WIDTH_MOVES = 0.03
+ROUNDING_MOVES = 0.03
 
 
 def normalise(lmk: np.ndarray) -> np.ndarray:
@@ -35,6 +42,26 @@ def mouth_opening(lmk: np.ndarray) -> np.ndarray:
     """Inner-lip opening per frame: mean |61-67|, |62-66|, |63-65| / IOD. (..., 68, 2) -> (...)."""
     n = normalise(lmk)
     return np.mean([np.linalg.norm(n[..., a, :] - n[..., b, :], axis=-1) for a, b in _INNER_LIP_PAIRS], axis=0)
+
+
+def mouth_width(lmk: np.ndarray) -> np.ndarray:
+    """Mouth width per frame: |48-54|, the outer lip corners, / IOD. (..., 68, 2) -> (...)."""
+    n = normalise(lmk)
+    return np.linalg.norm(n[..., _CORNERS[1], :] - n[..., _CORNERS[0], :], axis=-1)
+
+
+def mouth_rounding(lmk: np.ndarray) -> np.ndarray:
+    """How round the mouth is per frame: `mouth_opening` / `mouth_width`, unitless. (..., 68, 2) -> (...).
+
+    High for a rounded "o"/"u" (open and narrow), low for a spread "ee" or a closed mouth (wide
+    or shut); about 0..0.6 in speech. The width is the outer corners' (48, 54), not the inner
+    lip's (60, 64): the outer corners are the mouth points trackers place best, and the inner
+    corners are often put on the outer ones or wander with the teeth; a width of 0.8-1.1 IOD
+    also keeps the ratio away from a small denominator. The opening moves more than the width
+    in speech, so the rounding follows the opening closely; what it adds is the width's share.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return mouth_opening(lmk) / mouth_width(lmk)
 
 
 def expression(lmk: np.ndarray) -> dict[str, np.ndarray]:
@@ -86,20 +113,53 @@ def mouth_lmd(a: np.ndarray, b: np.ndarray) -> float:
     return float(d.mean()) if d.size else float("nan")
 
 
+def _corr_over_time(measure, a: np.ndarray, b: np.ndarray, moves: float, output_still: float) -> float:
+    """Pearson correlation over time of `measure` (a per-frame function of (N, 68, 2)) of a
+    (input) and b (output), over the frames where both have a face (finite values).
+
+    nan with fewer than 3 such frames or when the input's std over them is below `moves` (it does
+    not move: nothing to keep); `output_still` when the output's std is ~0 while the input moves.
+    """
+    a, b = _pair(a, b)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        oa, ob = np.ravel(measure(a)), np.ravel(measure(b))
+    ok = np.isfinite(oa) & np.isfinite(ob)
+    if ok.sum() < 3:
+        return float("nan")
+    x, y = oa[ok] - oa[ok].mean(), ob[ok] - ob[ok].mean()
+    if x.std() < max(moves, 1e-9):
+        return float("nan")
+    if y.std() < 1e-9:  # the measures are ~0.01-1: below this they do not vary
+        return float(output_still)
+    return float((x * y).sum() / np.sqrt((x * x).sum() * (y * y).sum()))
+
+
 def mouth_corr(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation (unitless, -1..1) of the per-frame `mouth_opening` of a and b.
 
     (N, 68, 2) twice -> correlation over frames where both have a face; nan with fewer than 3
     such frames or when either opening does not vary.
     """
-    a, b = _pair(a, b)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        oa, ob = np.ravel(mouth_opening(a)), np.ravel(mouth_opening(b))
-    ok = np.isfinite(oa) & np.isfinite(ob)
-    if ok.sum() < 3:
-        return float("nan")
-    x, y = oa[ok] - oa[ok].mean(), ob[ok] - ob[ok].mean()
-    sx, sy = np.sqrt((x * x).sum()), np.sqrt((y * y).sum())
-    if sx < 1e-9 or sy < 1e-9:  # openings are ~0.01-0.5 IOD: below this they do not vary
-        return float("nan")
-    return float((x * y).sum() / (sx * sy))
+    return _corr_over_time(mouth_opening, a, b, 0.0, float("nan"))
+
+
+def width_corr(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation (-1..1) of the per-frame `mouth_width` of input a and output b: whether
+    the output's lips spread and narrow as the input's do.
+
+    (N, 68, 2) twice -> correlation over frames where both have a face, computed only where the
+    width moves: nan with fewer than 3 such frames or when the input's width has a std below
+    `WIDTH_MOVES` (0.03 IOD) over them; 0 when the output's width does not vary at all while the
+    input's moves (the output kept none of it). A constant change of width (a smile's corners
+    held wider) keeps it at 1.
+    """
+    return _corr_over_time(mouth_width, a, b, WIDTH_MOVES, 0.0)
+
+
+def rounding_corr(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation (-1..1) of the per-frame `mouth_rounding` of input a and output b: whether
+    the output's mouth rounds ("o") and spreads ("ee") when the input's does.
+
+    As `width_corr`, with the floor `ROUNDING_MOVES` (0.03, unitless) on the input's std.
+    """
+    return _corr_over_time(mouth_rounding, a, b, ROUNDING_MOVES, 0.0)
