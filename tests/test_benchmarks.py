@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,3 +176,21 @@ def test_real_targets_on_a_folder_of_takes(shared_data, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(args + ["--arms", "warp,no-such-engine"])
     assert isinstance(e.value.code, str) and "no-such-engine" in e.value.code and "\n" not in e.value.code
+
+
+@pytest.mark.shared
+def test_engine_frames_writes_one_picture_per_emotion(shared_data, tmp_path, capsys):
+    """benchmarks.engine_frames: input and each engine's edit of one frame, side by side."""
+    import cv2
+
+    from benchmarks import engine_frames
+
+    out = tmp_path / "frames"
+    assert engine_frames.main([str(out), "--clips", "wild/0Fi83BHQsMA_00002.mp4", "--emotions", "happy",
+                               "--engines", "warp,meshwarp", "--seconds", "1"]) == 0
+    png = out / "0Fi83BHQsMA_00002.happy.png"
+    image = cv2.imread(str(png))
+    assert image.shape == (320, 3 * 320, 3)
+    # below the labels: the faces themselves
+    before, warp, mesh = (image[40:, k * 320:(k + 1) * 320].astype(np.float32) for k in range(3))
+    assert np.abs(warp - before).mean() > 0.5 and np.abs(mesh - before).mean() > 0.5  # both edited
