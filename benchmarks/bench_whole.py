@@ -2,6 +2,7 @@
 ffmpeg's own decode + encode of the same clip, in the same run.
 
     python -m benchmarks.bench_whole [--repeats 3] [--seconds 20]
+    python -m benchmarks.bench_whole --engines warp,meshwarp    # engines against each other
 
 W015's 1080p take and d12 (512²), each looped to `--seconds`; per clip, taking turns: ffmpeg
 alone, `stccl edit -e happy` (as installed: the mesh tracker, `pipes = "auto"`), and the same
@@ -34,11 +35,37 @@ def in_turns(src: Path, tmp: Path, repeats: int) -> dict[str, list[float]]:
     return times
 
 
+def engines_in_turns(src: Path, tmp: Path, repeats: int, engines: list[str]) -> dict[str, list[float]]:
+    """Seconds of ffmpeg alone and of the edit by each engine, `repeats` times, taking turns."""
+    times: dict[str, list[float]] = {"ffmpeg": [], **{e: [] for e in engines}}
+    for _ in range(repeats):
+        times["ffmpeg"].append(transcode_seconds(src, tmp / "t.mp4"))
+        for e in engines:
+            times[e].append(whole_process_seconds(src, tmp / f"{e}.mp4", engine=e))
+    return times
+
+
+def engines_table(args, engines: list[str]) -> int:
+    print("| clip | frames | ffmpeg alone | " + " | ".join(f"{e} | ratio" for e in engines) + " |")
+    print("|---|---:|---:|" + "---:|---:|" * len(engines))
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for label, rel in CLIPS.items():
+            src = looped(shared_clip(rel), tmp / f"{Path(rel).stem}.looped.mp4", args.seconds)
+            mid = {k: statistics.median(v) for k, v in engines_in_turns(src, tmp, args.repeats, engines).items()}
+            cells = " | ".join(f"{mid[e]:.1f} s | **{mid[e] / mid['ffmpeg']:.2f}×**" for e in engines)
+            print(f"| {label} | {probe(src).frames} | {mid['ffmpeg']:.1f} s | {cells} |", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--engines", help="compare these engines (comma-separated) instead of the pipes")
     args = ap.parse_args(argv)
+    if args.engines:
+        return engines_table(args, args.engines.split(","))
     print("| clip | frames | ffmpeg alone | stccl edit (as installed) | ratio | pipes rgb24 | ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:

@@ -39,6 +39,9 @@ EYE_FLOOR = 0.6  # an eye keeps at least this share of its opening in the input
 EXTRA_POINTS = 40  # mesh vertices that join the spline
 MIN_GAP = 0.08  # IOD: a vertex this near a 68-point landmark is left to the landmark
 MOUTH = np.r_[48:68]
+# IOD: no mesh vertex this near the lips joins the spline: the lip band (stccl.edit.warp.lip_band,
+# 0.12 IOD above and below the lips) alone says how the mouth's skin moves, so the opening is kept
+MOUTH_GAP = 0.2
 LIDS = ((37, 41), (38, 40), (43, 47), (44, 46))  # upper, lower
 
 
@@ -66,8 +69,9 @@ def control_vertices(canonical: np.ndarray, count: int = EXTRA_POINTS) -> np.nda
     c = np.asarray(canonical, np.float64)[:, :2]
     v = ibug68(c).astype(np.float64)
     gap = np.linalg.norm(c[:, None] - v[None], axis=-1).min(1)
+    mouth_gap = np.linalg.norm(c[:, None] - v[None, MOUTH], axis=-1).min(1)
     brows = v[17:27, 1].min()
-    ok = np.flatnonzero((gap >= MIN_GAP) & (c[:, 1] > brows - 0.3))
+    ok = np.flatnonzero((gap >= MIN_GAP) & (mouth_gap >= MOUTH_GAP) & (c[:, 1] > brows - 0.3))
     chosen = [int(ok[np.argmin(np.linalg.norm(c[ok] - v[30], axis=1))])]
     dist = np.linalg.norm(c[ok] - c[chosen[0]], axis=1)
     while len(chosen) < min(count, len(ok)):
