@@ -119,7 +119,7 @@ def mesh_editor():
 
 
 def _edit_read(editor, edit_clips, dlib_backend, tmp_path, key, emotion, intensity):
-    out = tmp_path / f"{key}.{emotion}.{intensity}.mp4"
+    out = tmp_path / f"{key}.{emotion}.{intensity}.{editor.engine.name}.mp4"
     editor.edit(edit_clips[key], emotion=emotion, out=out, intensity=intensity)
     return read_landmarks(out, dlib_backend)
 
@@ -130,31 +130,45 @@ def _both(a, b):
     return normalise(a[ok]), normalise(b[ok])
 
 
+def _nose_length(lmk):
+    """The nose's tip (30) below the eye corners' line, over the corners' span: the corners, not
+    the eye centres, which move with the lids (a surprised edit raises them); the tip, not the
+    base (33), which AU9 lifts and its removal lowers with the nose's wings."""
+    corners = lmk[:, [36, 39, 42, 45]]
+    span = np.linalg.norm(lmk[:, 45] - lmk[:, 36], axis=1)
+    return ((lmk[:, 30, 1] - corners[..., 1].mean(1)) / span).mean()
+
+
 def _eye_opening(n):
     return np.mean([n[:, lo, 1] - n[:, up, 1] for up, lo in ((37, 41), (38, 40), (43, 47), (44, 46))], 0)
 
 
 @pytest.mark.parametrize("key, emotion, intensity", [("d12", "angry", 3.0), ("d20", "happy", 2.0),
                                                      ("M026", "surprised", 1.5)])
-def test_no_stretched_features_on_real_faces(mesh_editor, edit_clips, fresh_inputs, dlib_backend, tmp_path,
-                                             key, emotion, intensity):
-    """Read back by dlib: the nose keeps its length, the inner brows are not pressed together,
-    the eyes stay open past the floor; and the edit did move the face."""
+def test_no_stretched_features_on_real_faces(mesh_editor, warp_editor, edit_clips, fresh_inputs, dlib_backend,
+                                             tmp_path, key, emotion, intensity):
+    """Read back by dlib: the nose keeps its length (bridge to tip) far better than the 68-point
+    warp's edit of the same frames, the inner brows are not pressed together, the eyes stay open
+    past the floor; and the edit did move the face. (dlib's nose tip drifts a little when the
+    brows move: no edit reads exactly 1.)"""
     a, b = _both(fresh_inputs[key], _edit_read(mesh_editor, edit_clips, dlib_backend, tmp_path, key, emotion, intensity))
-    nose = b[:, 33, 1].mean() / a[:, 33, 1].mean()  # the nose's base below the eye line
+    a68, b68 = _both(fresh_inputs[key], _edit_read(warp_editor, edit_clips, dlib_backend, tmp_path, key,
+                                                   emotion, intensity))
+    nose, nose68 = _nose_length(b) / _nose_length(a), _nose_length(b68) / _nose_length(a68)
     brows = np.linalg.norm(b[:, 22] - b[:, 21], axis=1).mean() / np.linalg.norm(a[:, 22] - a[:, 21], axis=1).mean()
     eyes = _eye_opening(b).mean() / _eye_opening(a).mean()
     moved = np.linalg.norm(b[:, 17:68] - a[:, 17:68], axis=-1).mean()
-    print(f"{key} {emotion} x{intensity}: nose {nose:.3f}, inner brows {brows:.3f}, eyes {eyes:.3f}, moved {moved:.3f} IOD")
-    assert nose == pytest.approx(1.0, abs=0.03)
+    print(f"{key} {emotion} x{intensity}: nose {nose:.3f} (68-point warp {nose68:.3f}), inner brows {brows:.3f}, "
+          f"eyes {eyes:.3f}, moved {moved:.3f} IOD")
+    assert abs(nose - 1) < 0.07 and abs(nose - 1) < 0.5 * abs(nose68 - 1)
     assert brows > 0.9
     assert eyes > EYE_FLOOR - 0.05  # dlib reads lids to about 0.05 of their opening
     assert moved > 0.01  # the edit did move the face: the checks above are not of an unchanged one
 
 
-@pytest.mark.xfail(strict=True, reason="issue 35 item 5 is open: the reading of the expression shown, on the "
-                   "68-point view of the fitted mesh prototypes against dlib's prior, reads W036's smile as sad "
-                   "(0.93) and happy (0.69), so neutral lifts the corners (-0.046 IOD) and leaves the lids (-0.0002)")
+@pytest.mark.xfail(strict=True, reason="issue 35 item 5 is open: the expression shown is read as the 68-point "
+                   "warp reads it, which reads W036's smile as happy 0.39 and sad 0.31; removing both lowers "
+                   "the lids by 0.002 IOD and lifts the corners by 0.008")
 def test_neutral_lowers_cheeks_and_lower_lids(mesh_editor, edit_clips, fresh_inputs, dlib_backend, tmp_path):
     """A real level-3 smile (W036) edited to neutral: the lower lids and the corners come down."""
     a, b = _both(fresh_inputs["W036"], _edit_read(mesh_editor, edit_clips, dlib_backend, tmp_path, "W036", "neutral", 1.0))

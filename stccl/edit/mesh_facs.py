@@ -119,10 +119,10 @@ def _admits(where: str | None, canonical: np.ndarray) -> np.ndarray:
         return np.ones(len(canonical))
     if where == "above_eyes":  # above the upper lids' crease
         return np.clip((v[37:39, 1].mean() - 0.06 - y) / 0.05, 0, 1)
-    if where == "upper_lid":
-        return ((y < 0.01) & (y > v[37:39, 1].mean() - 0.12)).astype(np.float64)
-    if where == "lower_lid":  # below the eye line
-        return np.clip((y - 0.0) / 0.03, 0, 1)
+    if where == "upper_lid":  # above the eye corners (which stay: the eye's line is the face's)
+        return ((y < -0.015) & (y > v[37:39, 1].mean() - 0.12)).astype(np.float64)
+    if where == "lower_lid":  # below the eye line and its corners
+        return np.clip((y - 0.015) / 0.03, 0, 1)
     if where == "off_midline":
         return np.clip(x / 0.12, 0, 1)
     raise ValueError(where)
