@@ -30,17 +30,15 @@ import numpy as np
 
 from ..face.measures import normalise
 from ..face.mesh_map import ibug68
-from .expression import EXPRESSIVE
-from .facs import PACKAGED
 from ..face.pose import views
 from ..plan import region_points
 from ..registry import ENGINES
 from .engine import EngineOutput, to_numpy
+from .expression import EXPRESSIVE
+from .facs import PACKAGED
 from .mesh_facs import PACKAGED_MESH, view68
 from .mesh_shape import Placement
-from .tps import tps_eval, tps_fit
-from .warp import (WarpEngine, _read, anchors, constrain, find_prototypes, inner_lip_contour, lip_band,
-                   load_expression_model, load_prototypes)
+from .warp import WarpEngine, _read, constrain, find_prototypes, load_expression_model
 
 EYE_FLOOR = 0.6  # an eye keeps at least this share of its opening in the input
 EXTRA_POINTS = 40  # mesh vertices that join the spline
@@ -150,7 +148,7 @@ class MeshWarpEngine(WarpEngine):
         return m68, mx
 
     def _flow(self, crops, landmarks, emotion: str, intensity, shown) -> EngineOutput:
-        b, size = crops.shape[0], crops.shape[-1]
+        size = crops.shape[-1]
         lmk = to_numpy(landmarks).astype(np.float64)
         m68, mx = self._moves(lmk, emotion, to_numpy(intensity), shown)
         left, right = lmk[:, 36:42].mean(1), lmk[:, 42:48].mean(1)
@@ -164,18 +162,7 @@ class MeshWarpEngine(WarpEngine):
         moved = lmk + np.einsum("bij,bnj->bni", rot, m68) * iod[:, None, None]
         extra = self._place(lmk)
         extra_moved = extra + np.einsum("bij,bnj->bni", rot, mx) * iod[:, None, None]
-        fixed = anchors(lmk, size)
-        band_src, band_dst = lip_band(lmk, moved)
-        src = np.concatenate([lmk, inner_lip_contour(lmk), band_src, extra, fixed], 1)
-        dst = np.concatenate([moved, inner_lip_contour(moved), band_dst, extra_moved, fixed], 1)
-        scale = (size - 1) / 2
-        centers = dst / scale - 1
-        weights, affine = tps_fit(centers, (src - dst) / scale, reg=1e-4)
-        nodes = np.broadcast_to(self._nodes, (b, *self._nodes.shape[1:]))
-        off = tps_eval(nodes, centers.astype(np.float32), weights.astype(np.float32),
-                       affine.astype(np.float32)) * np.float32(scale)
-        flow = off.reshape(b, self.grid, self.grid, 2).transpose(0, 3, 1, 2)
-        return EngineOutput(flow=np.ascontiguousarray(flow, np.float32))
+        return self._spline(lmk, moved, size, (extra, extra_moved))
 
 
 def _floor_eyes(normalised: np.ndarray, m68: np.ndarray) -> None:

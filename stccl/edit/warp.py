@@ -228,7 +228,7 @@ class WarpEngine:
             return self._flow(crops, landmarks, emotion, intensity, shown)
 
     def _flow(self, crops, landmarks, emotion: str, intensity, shown) -> EngineOutput:
-        b, size = crops.shape[0], crops.shape[-1]
+        size = crops.shape[-1]
         lmk = to_numpy(landmarks).astype(np.float64)
         move = self.prototypes[emotion]
         if shown is not None:
@@ -236,10 +236,18 @@ class WarpEngine:
         if self._keep is not None:  # lip pairs lie in one region: the opening stays kept
             move = move * self._keep
         moved = target_landmarks(lmk, move, to_numpy(intensity), views(lmk))
+        return self._spline(lmk, moved, size)
+
+    def _spline(self, lmk: np.ndarray, moved: np.ndarray, size: int,
+                extra: tuple[np.ndarray, np.ndarray] | None = None) -> EngineOutput:
+        """The motion field of the spline through the landmarks moved, the inner-lip contour and
+        the lip band moved with them, the fixed anchors, and `extra` (before, after) points."""
+        b = len(lmk)
         fixed = anchors(lmk, size)
         band_src, band_dst = lip_band(lmk, moved)
-        src = np.concatenate([lmk, inner_lip_contour(lmk), band_src, fixed], 1)
-        dst = np.concatenate([moved, inner_lip_contour(moved), band_dst, fixed], 1)
+        more = () if extra is None else (extra,)
+        src = np.concatenate([lmk, inner_lip_contour(lmk), band_src, *(e[0] for e in more), fixed], 1)
+        dst = np.concatenate([moved, inner_lip_contour(moved), band_dst, *(e[1] for e in more), fixed], 1)
         scale = (size - 1) / 2
         centers = dst / scale - 1
         weights, affine = tps_fit(centers, (src - dst) / scale, reg=1e-4)
