@@ -65,7 +65,7 @@ def _takes(canonical, weights, rng, frames=40):
 def test_the_fit_recovers_known_unit_weights(shipped):
     rng = np.random.default_rng(0)
     canonical = np.asarray(shipped["mesh"]["canonical"])
-    truth = {"happy": {"AU6": 0.8, "AU12": 0.5}, "sad": {"AU1": 0.6, "AU4": 0.0, "AU15": 1.1}}
+    truth = {"happy": {"AU6": 0.8, "AU12": 0.5}, "sad": {"AU1": 0.6, "AU4": 0.0, "AU6": 0.0, "AU15": 1.1}}
     neutral = [_takes(canonical, {}, rng)]
     observed = {e: [take_displacement(neutral[0], _takes(canonical, w, rng), canonical)] for e, w in truth.items()}
     part = mesh_part(neutral, observed, "synthetic")

@@ -28,10 +28,10 @@ EMOTION_AUS: dict[str, tuple[str, ...]] = {
     "angry": ("AU4", "AU5", "AU7", "AU23"),
     "contempt": ("AU14R",),
     "disgusted": ("AU9", "AU15", "AU16"),
-    "fear": ("AU1", "AU2", "AU4", "AU5", "AU20"),
+    "fear": ("AU1", "AU2", "AU4", "AU5", "AU7", "AU20"),
     "happy": ("AU6", "AU12"),
     "neutral": (),
-    "sad": ("AU1", "AU4", "AU15"),
+    "sad": ("AU1", "AU4", "AU6", "AU15"),
     "surprised": ("AU1", "AU2", "AU5"),
 }
 
