@@ -43,29 +43,38 @@ def moving_corr(x: np.ndarray, y: np.ndarray, floor: float) -> float:
     return float(np.corrcoef(x, y)[0, 1]) if np.std(y) > 1e-9 else 0.0
 
 
+def mesh_points(path: Path, mesh):
+    """Each frame's FaceMesh points ((478, 2) image pixels), or None where no face is found."""
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise SystemExit(f"cannot open {path}")
+    try:
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                return
+            h, w = bgr.shape[:2]
+            found = mesh.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)).multi_face_landmarks
+            yield None if not found else np.array([(q.x * w, q.y * h) for q in found[0].landmark])
+    finally:
+        cap.release()
+
+
 def readings(path: Path, mesh) -> np.ndarray:
     """(frames, 4): mouth opening, brow height above the eye corners, mouth corners' height
     above the lips' middle, mouth width (corner to corner), each in IOD (iris-centre distance);
     NaN rows where no face is found."""
-    cap = cv2.VideoCapture(str(path))
     out = []
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        h, w = bgr.shape[:2]
-        found = mesh.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)).multi_face_landmarks
-        if not found:
+    for p in mesh_points(path, mesh):
+        if p is None:
             out.append([np.nan] * 4)
             continue
-        p = np.array([(q.x * w, q.y * h) for q in found[0].landmark])
         iod = np.linalg.norm(p[IRISES[0]] - p[IRISES[1]])
         opening = np.mean([np.linalg.norm(p[a] - p[b]) for a, b in INNER_LIP_PAIRS])
         brows = p[list(EYE_LINE), 1].mean() - p[list(BROWS), 1].mean()  # image y grows down
         corners = p[list(LIP_MIDDLE), 1].mean() - p[list(CORNERS), 1].mean()
         width = np.linalg.norm(p[CORNERS[0]] - p[CORNERS[1]])
         out.append([opening / iod, brows / iod, corners / iod, width / iod])
-    cap.release()
     return np.asarray(out, np.float64).reshape(-1, 4)
 
 

@@ -51,13 +51,13 @@ from pathlib import Path
 
 import numpy as np
 
+from stccl.edit.expression import EXPRESSIVE
 from stccl.emotions import EMOTIONS
 
 from .common import ROOT, SHARED
 
 PAIRS = SHARED / "mead-pairs"
 TAKE = re.compile(r"(?P<actor>[A-Za-z0-9]+)_level_(?P<level>\d+)_(?P<emotion>[a-z]+)_(?P<sentence>\d+)\.mp4")
-EXPRESSIVE = tuple(e for e in EMOTIONS if e != "neutral")
 TARGETS = ("neutral", "happy", "sad", "surprised", "angry")
 ARMS = ("warp", "meshwarp")
 MODES = ("absolute", "relative")
@@ -88,23 +88,12 @@ def find_takes(folder: Path) -> dict[str, dict[str, dict[str, Path]]]:
 
 
 def expression_model68():
-    """The shipped 68-point ExpressionModel (the FACS prototypes: stccl/edit/data/prototypes68.json,
-    prototypes.json before the mesh warp), whatever engine the arms use: every arm is measured
-    by the same one, never by its engine's own."""
-    from importlib import import_module
+    """The shipped 68-point ExpressionModel (the FACS prototypes of stccl/edit/data/prototypes.json),
+    whatever engine the arms use: every arm is measured by the same one, never by its engine's own."""
+    from stccl.edit.facs import PACKAGED
+    from stccl.edit.warp import load_expression_model
 
-    from stccl.edit import facs
-
-    source = facs.PACKAGED
-    for module, name in (("stccl.edit.warp", "load_expression_model68"), ("stccl.edit.warp", "load_expression_model")):
-        try:
-            load = getattr(import_module(module), name)
-        except (ImportError, AttributeError):
-            continue
-        model = load(source)
-        if np.shape(model.neutral) == (68, 2):
-            return model
-    raise SystemExit(f"no 68-point expression model loads from {source}")
+    return load_expression_model(PACKAGED)
 
 
 def mean_shape(lmk: np.ndarray, model) -> np.ndarray:

@@ -113,6 +113,29 @@ def test_the_mouth_width_follows_speech_in_the_engine(shipped):
     assert ratio.std() < 1e-6 and ratio.mean() != pytest.approx(1.0, abs=1e-3)
 
 
+def test_the_eyes_never_close_past_the_floor(shipped):
+    """Narrow eyes edited to angry at any intensity: the lids' moves are cut so that each eye
+    keeps EYE_FLOOR of its opening, where the prototype alone would close it further."""
+    from stccl.face.mesh_map import ibug68
+
+    face = ibug68(np.asarray(shipped["mesh"]["canonical"])[:, :2]).astype(np.float64) * 60 + 128
+    for up, lo in ((37, 41), (38, 40), (43, 47), (44, 46)):  # a squint: half the opening
+        middle = (face[up, 1] + face[lo, 1]) / 2
+        face[up, 1], face[lo, 1] = (face[up, 1] + middle) / 2, (face[lo, 1] + middle) / 2
+    lmk = np.repeat(face[None], 3, 0)
+    intensity = np.array([1.0, 2.0, 50.0])
+    engine = MeshWarpEngine(absolute=False)
+    m68, _ = engine._moves(lmk, "angry", intensity, None)
+    n = normalise(lmk)
+    raw = engine.moves68["angry"][None] * soft_intensity(intensity)[:, None, None]
+    assert (_eye_opening(n) + _lid_change(raw) < EYE_FLOOR * _eye_opening(n)).all()  # it would close past
+    assert _eye_opening(n) + _lid_change(m68) == pytest.approx(EYE_FLOOR * _eye_opening(n), rel=1e-6)
+
+
+def _lid_change(moves):
+    return np.mean([moves[:, lo, 1] - moves[:, up, 1] for up, lo in ((37, 41), (38, 40), (43, 47), (44, 46))], 0)
+
+
 @pytest.fixture(scope="module")
 def mesh_editor():
     return Editor(engine="meshwarp")

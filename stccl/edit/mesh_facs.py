@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..face.mesh_map import ibug68
+from .mesh_shape import normalise_mesh
 
 # which units make each emotion (FACS; as the 68-point prototypes, stccl.edit.facs)
 EMOTION_AUS: dict[str, tuple[str, ...]] = {
@@ -185,8 +186,6 @@ MIDLINE = (10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 19, 94, 2, 164, 0, 11, 12, 
 def symmetric(shape: np.ndarray) -> np.ndarray:
     """A normalised mesh (468, 3) turned so that its midline lies in the plane x = 0 (a face
     filmed slightly turned), then averaged with its mirror image and normalised again."""
-    from .mesh_shape import normalise_mesh
-
     s = np.asarray(shape, np.float64)
     mid = s[list(MIDLINE)]
     centre = mid.mean(0)

@@ -19,7 +19,7 @@ from .tps import _kernel
 def normalise_mesh(mesh: np.ndarray) -> np.ndarray:
     """(N, 468, 3) image-pixel meshes -> (N, 468, 3) normalised (see the module docstring)."""
     d = np.asarray(mesh, np.float64)
-    v = np.stack([ibug68(m[:, :2]) for m in d]).astype(np.float64) if d.ndim == 3 else ibug68(d[:, :2])
+    v = ibug68(d[..., :2]).astype(np.float64).reshape(-1, 68, 2)
     left, right = v[:, 36:42].mean(1), v[:, 42:48].mean(1)
     centre, eye = (left + right) / 2, right - left
     iod = np.linalg.norm(eye, axis=-1)

@@ -36,9 +36,9 @@ from ..registry import ENGINES
 from .engine import EngineOutput, to_numpy
 from .expression import EXPRESSIVE
 from .facs import PACKAGED
-from .mesh_facs import PACKAGED_MESH, view68
+from .mesh_facs import PACKAGED_MESH
 from .mesh_shape import Placement
-from .warp import WarpEngine, _read, constrain, find_prototypes, load_expression_model
+from .warp import WarpEngine, _read, constrain, find_prototypes, load_expression_model, to_image
 
 EYE_FLOOR = 0.6  # an eye keeps at least this share of its opening in the input
 EXTRA_POINTS = 40  # mesh vertices that join the spline
@@ -97,14 +97,17 @@ class MeshWarpEngine(WarpEngine):
                  regions: str | None = None):
         data = prototypes if isinstance(prototypes, dict) else _read(
             find_prototypes(prototypes) if prototypes else PACKAGED_MESH)
-        super().__init__(data, device, grid, absolute, regions)
+        # the parent's own reading is not wanted (below): built with absolute=False, it reads none
+        super().__init__(data, device, grid, False, regions)
         mesh = data["mesh"]
         canonical = np.asarray(mesh["canonical"], np.float64)
         self.extra = control_vertices(canonical)
         self._place = Placement(ibug68(canonical[:, :2]), canonical[self.extra, :2])
-        self.moves68 = {e: constrain(ibug68(np.asarray(v["displacement"], np.float64)).astype(np.float64))
-                        for e, v in mesh["emotions"].items()}
-        self.moves_extra = {e: np.asarray(v["displacement"], np.float64)[self.extra] for e, v in mesh["emotions"].items()}
+        # in the image plane: the units' depth is not used (seen through each frame's pose
+        # estimate, noisy on real clips, it moved the corners with the head's jitter)
+        flat = {e: np.asarray(v["displacement"], np.float64)[:, :2] for e, v in mesh["emotions"].items()}
+        self.moves68 = {e: constrain(ibug68(d).astype(np.float64)) for e, d in flat.items()}
+        self.moves_extra = {e: d[self.extra] for e, d in flat.items()}
         v = ibug68(canonical[:, :2]).astype(np.float64)
         self._lower = (canonical[self.extra, 1] > v[33, 1])[:, None]  # below the nose: the mouth's skin
         self._rest_width = float(v[54, 0] - v[48, 0])
@@ -116,8 +119,8 @@ class MeshWarpEngine(WarpEngine):
         self.expression = reader if absolute else None
         basis68 = np.stack([reader.prototypes[e].ravel() for e in EXPRESSIVE], 1)
         self._weights_of = np.linalg.pinv(basis68)
-        self._shown68 = np.stack([self.moves68[e] for e in EXPRESSIVE], 0)  # (7, 68, 3)
-        self._extra_basis = np.stack([self.moves_extra[e] for e in EXPRESSIVE], 0)  # (7, K, 3)
+        self._shown68 = np.stack([self.moves68[e] for e in EXPRESSIVE], 0)  # (7, 68, 2)
+        self._extra_basis = np.stack([self.moves_extra[e] for e in EXPRESSIVE], 0)  # (7, K, 2)
         keep = region_points(regions)
         if keep is not None:
             near = np.linalg.norm(canonical[self.extra, None, :2] - v[None], axis=-1).argmin(1)
@@ -126,10 +129,10 @@ class MeshWarpEngine(WarpEngine):
             self._keep_extra = None
 
     def _moves(self, lmk: np.ndarray, emotion: str, intensity: np.ndarray, shown) -> tuple[np.ndarray, np.ndarray]:
-        """Face-frame moves (B,68,3) and (B,K,3), IOD, intensity applied."""
+        """Face-frame moves (B,68,2) and (B,K,2), IOD, intensity applied."""
         b = len(lmk)
-        m68 = np.broadcast_to(self.moves68[emotion], (b, 68, 3)).copy()
-        mx = np.broadcast_to(self.moves_extra[emotion], (b, len(self.extra), 3)).copy()
+        m68 = np.broadcast_to(self.moves68[emotion], (b, 68, 2)).copy()
+        mx = np.broadcast_to(self.moves_extra[emotion], (b, len(self.extra), 2)).copy()
         if shown is not None:
             w = to_numpy(shown).astype(np.float64).reshape(b, -1) @ self._weights_of.T
             m68 -= np.einsum("be,enc->bnc", w, self._shown68)
@@ -151,23 +154,16 @@ class MeshWarpEngine(WarpEngine):
         size = crops.shape[-1]
         lmk = to_numpy(landmarks).astype(np.float64)
         m68, mx = self._moves(lmk, emotion, to_numpy(intensity), shown)
-        left, right = lmk[:, 36:42].mean(1), lmk[:, 42:48].mean(1)
-        eye = right - left
-        iod = np.linalg.norm(eye, axis=-1)
-        c, s = eye[:, 0] / iod, eye[:, 1] / iod
-        # the moves' depth is left out: seen through each frame's pose estimate (noisy on real
-        # clips), it moved the corners with the head's jitter (d12 happy: mouth_corr 0.92 -> 0.88)
-        rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2) @ views(lmk)  # (B,2,2)
-        m68, mx = m68[..., :2], mx[..., :2]
-        moved = lmk + np.einsum("bij,bnj->bni", rot, m68) * iod[:, None, None]
+        turn = to_image(lmk, views(lmk))
+        moved = lmk + np.einsum("bij,bnj->bni", turn, m68)
         extra = self._place(lmk)
-        extra_moved = extra + np.einsum("bij,bnj->bni", rot, mx) * iod[:, None, None]
+        extra_moved = extra + np.einsum("bij,bnj->bni", turn, mx)
         return self._spline(lmk, moved, size, (extra, extra_moved))
 
 
 def _floor_eyes(normalised: np.ndarray, m68: np.ndarray) -> None:
     """Scale the lids' vertical moves (in place) where they would close an eye past EYE_FLOOR
-    of its opening in the input (normalised (B,68,2) landmarks, moves (B,68,3) in IOD)."""
+    of its opening in the input (normalised (B,68,2) landmarks, moves (B,68,2) in IOD)."""
     y = normalised[..., 1]
     for eye in (LIDS[:2], LIDS[2:]):
         opening = np.mean([y[:, lo] - y[:, up] for up, lo in eye], 0)
@@ -180,5 +176,3 @@ def _floor_eyes(normalised: np.ndarray, m68: np.ndarray) -> None:
                 m68[:, up, 1] *= k
                 m68[:, lo, 1] *= k
 
-
-__all__ = ["MeshWarpEngine", "build", "soft_intensity", "control_vertices", "load_expression_model", "view68"]

@@ -166,6 +166,14 @@ def target_landmarks(landmarks: np.ndarray, displacement: np.ndarray,
     """
     landmarks = np.asarray(landmarks, np.float64)
     intensity = np.asarray(intensity, np.float64).reshape(-1)
+    displacement = np.broadcast_to(np.asarray(displacement, np.float64), landmarks.shape)
+    return landmarks + np.einsum("bij,bnj->bni", to_image(landmarks, view) * intensity[:, None, None], displacement)
+
+
+def to_image(landmarks: np.ndarray, view: np.ndarray | None = None) -> np.ndarray:
+    """(B,2,2) the map of a face-frame displacement (IOD units) to crop pixels for each frame:
+    foreshortened by `view` (None = frontal), turned to the eye line, scaled by the IOD."""
+    landmarks = np.asarray(landmarks, np.float64)
     left, right = landmarks[:, 36:42].mean(1), landmarks[:, 42:48].mean(1)
     eye = right - left
     iod = _norm(eye)
@@ -173,9 +181,7 @@ def target_landmarks(landmarks: np.ndarray, displacement: np.ndarray,
     rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)  # (B,2,2)
     if view is not None:
         rot = rot @ np.asarray(view, np.float64)
-    displacement = np.broadcast_to(np.asarray(displacement, np.float64), landmarks.shape)
-    d = np.einsum("bij,bnj->bni", rot, displacement)
-    return landmarks + d * (iod * intensity[:, None])[:, :, None]
+    return rot * iod[:, :, None]
 
 
 def views(landmarks: np.ndarray) -> np.ndarray:

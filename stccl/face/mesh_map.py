@@ -41,6 +41,6 @@ for _i, _v in enumerate(IBUG_FROM_MESH):
 
 
 def ibug68(mesh: np.ndarray) -> np.ndarray:
-    """(68, D) iBUG points of a (468, D) mesh (D = 2 or 3), float32."""
+    """(..., 68, D) iBUG points of (..., 468, D) meshes (D = 2 or 3), float32."""
     mesh = np.asarray(mesh, np.float32)
-    return (mesh[_INDEX[:, 0]] + mesh[_INDEX[:, 1]]) / 2
+    return (mesh[..., _INDEX[:, 0], :] + mesh[..., _INDEX[:, 1], :]) / 2

@@ -30,7 +30,7 @@ def _finite(mesh: np.ndarray) -> np.ndarray:
 
 def openings(mesh: np.ndarray) -> np.ndarray:
     """(N, 468, 3) image-pixel meshes -> (N,) lip opening of their 68-point view (IOD)."""
-    return mouth_opening(np.stack([ibug68(m[:, :2]) for m in mesh]))
+    return mouth_opening(ibug68(np.asarray(mesh)[..., :2]))
 
 
 def _aligned(mesh: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
