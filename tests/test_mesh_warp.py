@@ -191,7 +191,7 @@ def test_no_stretched_features_on_real_faces(mesh_editor, warp_editor, edit_clip
 
 @pytest.mark.xfail(strict=True, reason="issue 35 item 5 is open: the expression shown is read as the 68-point "
                    "warp reads it, which reads W036's smile as happy 0.39 and sad 0.31; removing both lowers "
-                   "the lids by 0.003 IOD and lifts the corners by 0.010")
+                   "the lids by 0.006 IOD but lifts the corners by 0.007 (removing sad lifts them)")
 def test_neutral_lowers_cheeks_and_lower_lids(mesh_editor, edit_clips, fresh_inputs, dlib_backend, tmp_path):
     """A real level-3 smile (W036) edited to neutral: the lower lids and the corners come down."""
     a, b = _both(fresh_inputs["W036"], _edit_read(mesh_editor, edit_clips, dlib_backend, tmp_path, "W036", "neutral", 1.0))
