@@ -13,10 +13,11 @@ from stccl.edit.facs import PACKAGED as PACKAGED_68
 from stccl.edit.mesh_facs import PACKAGED_MESH as PACKAGED
 from stccl.edit.mesh_facs import EMOTION_AUS, NOSE, UNITS, mirror_map, unit_fields
 from stccl.edit.mesh_warp import EYE_FLOOR, MeshWarpEngine, build, soft_intensity
+from stccl.edit.expression import EXPRESSIVE
 from stccl.edit.warp import WarpEngine
 from stccl.face.fresh import read_landmarks
 from stccl.face.measures import normalise
-from stccl.train.mesh_prototypes import mesh_part, take_displacement
+from stccl.train.mesh_prototypes import FACS_WEIGHT, UNSEEN, mesh_part, take_displacement
 
 
 
@@ -76,6 +77,20 @@ def test_the_fit_recovers_known_unit_weights(shipped):
     assert part["fit"]["angry"]["kept"] == "facs"  # no takes: FACS kept, and said so
 
 
+def test_the_lids_keep_their_facs_weight_and_the_rest_is_fitted(shipped):
+    """The mesh tracker barely sees lids move (UNSEEN): a take whose lids moved little still
+    gets the lid raiser at its FACS weight, and the brows are fitted as before."""
+    rng = np.random.default_rng(1)
+    canonical = np.asarray(shipped["mesh"]["canonical"])
+    truth = {"AU1": 0.6, "AU2": 0.4, "AU5": 0.2}
+    neutral = _takes(canonical, {}, rng)
+    part = mesh_part([neutral], {"surprised": [take_displacement(neutral, _takes(canonical, truth, rng), canonical)]},
+                     "synthetic")
+    got = part["emotions"]["surprised"]["aus"]
+    assert "AU5" in UNSEEN and got["AU5"] == FACS_WEIGHT
+    assert got["AU1"] == pytest.approx(0.6, abs=0.08) and got["AU2"] == pytest.approx(0.4, abs=0.08)
+
+
 def test_soft_intensity():
     i = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 4.0, 100.0])
     s = soft_intensity(i)
@@ -113,21 +128,41 @@ def test_the_mouth_width_follows_speech_in_the_engine(shipped):
     assert ratio.std() < 1e-6 and ratio.mean() != pytest.approx(1.0, abs=1e-3)
 
 
+def test_a_face_keeps_what_it_shows_of_the_target(shipped):
+    """A broad smile edited to happy is not made smaller: the fitted happy prototype is smaller
+    than the reading's, so removing all the smile shown and adding the prototype would pull the
+    corners down. Another target still removes the smile."""
+    from stccl.face.mesh_map import ibug68
+
+    face = ibug68(np.asarray(shipped["mesh"]["canonical"])[:, :2]).astype(np.float64)[None] * 60 + 128
+    engine = MeshWarpEngine()
+    weights = np.zeros((1, len(EXPRESSIVE)))
+    weights[0, EXPRESSIVE.index("happy")] = 0.9
+    shown = engine.expression.shown(weights)
+    corners = [48, 54]
+    happy, _ = engine._moves(face, "happy", np.ones(1), shown)
+    sad, _ = engine._moves(face, "sad", np.ones(1), shown)
+    assert happy[0, corners, 1].mean() < 0.002  # not pulled down (y down +)
+    lifted = -shown[0, corners, 1].mean()  # how far the smile shown lifts the corners
+    assert lifted > 0 and sad[0, corners, 1].mean() > lifted  # the smile removed, and sad's corners added
+
+
 def test_the_eyes_never_close_past_the_floor(shipped):
-    """Narrow eyes edited to angry at any intensity: the lids' moves are cut so that each eye
-    keeps EYE_FLOOR of its opening, where the prototype alone would close it further."""
+    """Narrow eyes edited to sad (the prototype that narrows the eyes most) at any intensity:
+    the lids' moves are cut so that each eye keeps EYE_FLOOR of its opening, where the prototype
+    alone would close it further."""
     from stccl.face.mesh_map import ibug68
 
     face = ibug68(np.asarray(shipped["mesh"]["canonical"])[:, :2]).astype(np.float64) * 60 + 128
-    for up, lo in ((37, 41), (38, 40), (43, 47), (44, 46)):  # a squint: half the opening
+    for up, lo in ((37, 41), (38, 40), (43, 47), (44, 46)):  # a squint: a quarter of the opening
         middle = (face[up, 1] + face[lo, 1]) / 2
-        face[up, 1], face[lo, 1] = (face[up, 1] + middle) / 2, (face[lo, 1] + middle) / 2
+        face[up, 1], face[lo, 1] = middle + (face[up, 1] - middle) / 4, middle + (face[lo, 1] - middle) / 4
     lmk = np.repeat(face[None], 3, 0)
     intensity = np.array([1.0, 2.0, 50.0])
     engine = MeshWarpEngine(absolute=False)
-    m68, _ = engine._moves(lmk, "angry", intensity, None)
+    m68, _ = engine._moves(lmk, "sad", intensity, None)
     n = normalise(lmk)
-    raw = engine.moves68["angry"][None] * soft_intensity(intensity)[:, None, None]
+    raw = engine.moves68["sad"][None] * soft_intensity(intensity)[:, None, None]
     assert (_eye_opening(n) + _lid_change(raw) < EYE_FLOOR * _eye_opening(n)).all()  # it would close past
     assert _eye_opening(n) + _lid_change(m68) == pytest.approx(EYE_FLOOR * _eye_opening(n), rel=1e-6)
 

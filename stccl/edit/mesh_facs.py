@@ -56,12 +56,13 @@ class Part:
 # each unit's parts; image-left half, mirrored (a move's first value is outward from the midline)
 AU_PARTS: dict[str, tuple[Part, ...]] = {
     # inner brow raiser: the inner brow and the forehead above it go up
-    "AU1": (Part("inner_brow", (0.0, -0.10, 0.0), 0.16, "above_eyes"),),
+    "AU1": (Part("inner_brow", (0.0, -0.10, 0.0), 0.22, "above_eyes"),),
     # outer brow raiser
-    "AU2": (Part("outer_brow", (0.0, -0.10, 0.0), 0.16, "above_eyes"),),
+    "AU2": (Part("outer_brow", (0.0, -0.10, 0.0), 0.22, "above_eyes"),),
     # brow lowerer: brows down, the inner ends most; the skin between them goes down with them
     # instead of being squeezed between brows that close in (only a slight pull inward)
     "AU4": (Part("inner_brow", (-0.01, 0.08, 0.0), 0.22, "above_eyes"),
+            Part("mid_brow", (0.0, 0.04, 0.0), 0.3, "above_eyes"),
             Part("glabella", (0.0, 0.02, 0.0), 0.08, "above_eyes")),
     # upper lid raiser
     "AU5": (Part("upper_lid", (0.0, -0.035, 0.0), 0.09, "upper_lid"),),
@@ -101,7 +102,7 @@ def anchors(canonical: np.ndarray) -> dict[str, np.ndarray]:
     lower_lid = (v[40] + v[41]) / 2
     nose_wing = v[31]
     return {
-        "inner_brow": v[21], "outer_brow": (v[17] + v[18]) / 2,
+        "inner_brow": v[21], "mid_brow": v[19], "outer_brow": (v[17] + v[18]) / 2,
         "glabella": np.array([0.0, (v[21, 1] + v[22, 1]) / 2 + 0.05]),
         "upper_lid": (v[37] + v[38]) / 2, "lower_lid": lower_lid,
         # the cheek's mass: below the eye's outer half, level with the nose's middle

@@ -20,7 +20,9 @@ Placement), so any tracker drives them, smoothly. What else differs from the 68-
   vertices the edit removes the mesh prototypes those weights stand for, each scaled to the size
   of its reading prototype (`_ratio`: the fitted prototypes are smaller, and removed at their
   own size they left much of the expression shown: on W009 the edits landed 8-9% nearer the
-  real angry and surprised takes, against 17-21% removed at the reading's size);
+  real angry and surprised takes, against 17-21% removed at the reading's size); of the
+  target itself, a face keeps what it shows beyond the target's prototype, so a broad smile
+  edited to happy is not made smaller;
 - the units' depth is not used: seen through each frame's head-pose estimate it added the
   pose's jitter to the corners.
 
@@ -127,6 +129,7 @@ class MeshWarpEngine(WarpEngine):
         mesh68 = np.stack([self.moves68[e].ravel() for e in EXPRESSIVE], 1)
         # each mesh prototype's size against its reading prototype's (projection on the 68 points)
         self._ratio = (basis68 * mesh68).sum(0) / np.maximum((mesh68 * mesh68).sum(0), 1e-12)
+        self._reading = basis68.T.reshape(len(EXPRESSIVE), 68, 2)
         self._extra_basis = np.stack([self.moves_extra[e] for e in EXPRESSIVE], 0)  # (7, K, 2)
         keep = region_points(regions)
         if keep is not None:
@@ -143,6 +146,15 @@ class MeshWarpEngine(WarpEngine):
         if shown is not None:
             shown = to_numpy(shown).astype(np.float64).reshape(b, 68, 2)
             w = shown.reshape(b, -1) @ self._weights_of.T
+            if emotion in EXPRESSIVE:
+                # of the target itself, the face keeps what it shows beyond the prototype: the
+                # fitted prototypes are smaller than the reading's, and a face already showing
+                # more of the target (or whose own features read as it) would lose some of it
+                t = EXPRESSIVE.index(emotion)
+                size = 1.0 / self._ratio[t] if self._ratio[t] > 0 else np.inf
+                excess = np.maximum(w[:, t] - size, 0.0)
+                shown = shown - excess[:, None, None] * self._reading[t]
+                w[:, t] -= excess
             m68 -= shown  # lip pairs already move together in it (a mix of constrained prototypes)
             mx -= np.einsum("be,ekc->bkc", w * self._ratio, self._extra_basis)
         if self._keep is not None:

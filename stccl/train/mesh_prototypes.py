@@ -7,7 +7,8 @@ opening, and the shape at one common opening is kept, so the speech drops out; e
 neutral is what the emotion does. Along a prepared pair's DTW path (`pair_displacement`), the
 same regression runs on the frame-by-frame difference. An emotion's unit weights are then the
 non-negative least squares fit of its units' fields (x, y) to the mean displacement, each
-coordinate weighted by how little it moves in neutral speech.
+coordinate weighted by how little it moves in neutral speech; the lids' units, which the mesh
+tracker barely sees move (UNSEEN), keep their FACS weight and the others fit the rest.
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ from ..face.measures import mouth_opening
 from ..face.mesh_map import ibug68
 
 SPREAD_FLOOR = 0.01  # IOD: landmark noise, below which a coordinate's stillness is not trusted
+MIN_COS = 0.3  # below it a fit explains too little of the takes: the FACS weights are kept
+FACS_WEIGHT = 1.4  # each unit's weight where the FACS description is kept (the 68-point GAIN)
+# units the mesh tracker cannot measure, which keep FACS_WEIGHT: the lids. Its eye opening moves
+# a fifth to a third as far as dlib's and the attention mesh's on the same takes (W009's
+# surprised, against her neutral: +0.008 IOD, against +0.036 and +0.042; angry -0.011, against
+# -0.034 and -0.033), so a fit would set the lid raiser and tightener far too low
+UNSEEN = ("AU5", "AU7")
 
 
 def _finite(mesh: np.ndarray) -> np.ndarray:
@@ -95,8 +103,8 @@ def speech_spread(neutral_takes: list[np.ndarray], reference: np.ndarray | None 
 def fit_weights(observed: dict[str, list[np.ndarray]], canonical: np.ndarray,
                 spread: np.ndarray) -> tuple[dict[str, dict[str, float]], dict[str, dict]]:
     """{emotion: [(468, 3) displacements]} -> ({emotion: {unit: weight}}, {emotion: fit quality}).
-    Quality: `cos` between the fitted and the observed mean displacement (x, y, weighted), and
-    `takes`."""
+    Units of UNSEEN keep FACS_WEIGHT; the others are fitted to what those leave. Quality: `cos`
+    between the fitted and the observed mean displacement (x, y, weighted), and `takes`."""
     fields = unit_fields(canonical)
     w = (1.0 / np.sqrt(np.asarray(spread, np.float64)[:, :2] ** 2 + SPREAD_FLOOR ** 2)).ravel()
     weights, quality = {}, {}
@@ -106,7 +114,11 @@ def fit_weights(observed: dict[str, list[np.ndarray]], canonical: np.ndarray,
             continue
         target = np.mean(found, 0)[:, :2].ravel() * w
         basis = np.stack([fields[u][:, :2].ravel() * w for u in units], 1)
-        fitted = nnls(basis, target[None])[0]
+        fixed = np.array([u in UNSEEN for u in units])
+        fitted = np.where(fixed, FACS_WEIGHT, 0.0)
+        if not fixed.all():
+            rest = target - basis[:, fixed] @ fitted[fixed]
+            fitted[~fixed] = nnls(basis[:, ~fixed], rest[None])[0]
         weights[emotion] = {u: float(v) for u, v in zip(units, fitted)}
         model = basis @ fitted
         cos = float(model @ target / max(np.linalg.norm(model) * np.linalg.norm(target), 1e-12))
@@ -114,8 +126,6 @@ def fit_weights(observed: dict[str, list[np.ndarray]], canonical: np.ndarray,
     return weights, quality
 
 
-MIN_COS = 0.3  # below it a fit explains too little of the takes: the FACS weights are kept
-FACS_WEIGHT = 1.4  # each unit's weight where the FACS description is kept (the 68-point GAIN)
 
 
 def mesh_part(neutral_takes: list[np.ndarray], observed: dict[str, list[np.ndarray]], source: str) -> dict:
