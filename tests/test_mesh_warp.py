@@ -128,6 +128,31 @@ def test_the_mouth_width_follows_speech_in_the_engine(shipped):
     assert ratio.std() < 1e-6 and ratio.mean() != pytest.approx(1.0, abs=1e-3)
 
 
+def test_the_width_follows_speech_where_the_reading_follows_it_too(shipped):
+    """Absolute edits: a mouth that widens with speech reads as a little happy (the reading
+    follows the width), and removing that reading at its full size would narrow the mouth just
+    where speech widened it. The mouth's width stays far nearer proportional to the input's
+    than under the 68-point warp, which removes it at full size, on the same frames."""
+    from stccl.face.mesh_map import ibug68
+
+    face = ibug68(np.asarray(shipped["mesh"]["canonical"])[:, :2]).astype(np.float64) * 60 + 128
+    t = np.linspace(0, 2 * np.pi, 24)
+    lmk = np.repeat(face[None], len(t), 0)
+    for side, corner in ((-1, (48, 60)), (1, (54, 64))):
+        lmk[:, list(corner), 0] += side * (8 * np.sin(t))[:, None]
+    engine, warp = MeshWarpEngine(), WarpEngine()
+    weights = engine.expression.weights(lmk)
+    assert np.ptp(weights[:, EXPRESSIVE.index("happy")]) > 0.1  # the reading does follow the width
+    shown = engine.expression.shown(weights)
+    width_in = _mouth_width(lmk)
+    for target in ("happy", "sad", "neutral"):
+        m68, _ = engine._moves(lmk, target, np.ones(len(t)), shown)
+        m68_warp = warp.prototypes[target] - shown
+        mesh = (width_in + m68[:, 54, 0] - m68[:, 48, 0]) / width_in
+        flat = (width_in + m68_warp[:, 54, 0] - m68_warp[:, 48, 0]) / width_in
+        assert mesh.std() < 0.5 * flat.std(), target
+
+
 def test_a_face_keeps_what_it_shows_of_the_target(shipped):
     """A broad smile edited to happy is not made smaller: the fitted happy prototype is smaller
     than the reading's, so removing all the smile shown and adding the prototype would pull the
@@ -226,7 +251,7 @@ def test_no_stretched_features_on_real_faces(mesh_editor, warp_editor, edit_clip
 
 @pytest.mark.xfail(strict=True, reason="issue 35 item 5 is open: the expression shown is read as the 68-point "
                    "warp reads it, which reads W036's smile as happy 0.39 and sad 0.31; removing both lowers "
-                   "the lids by 0.006 IOD but lifts the corners by 0.007 (removing sad lifts them)")
+                   "the lids by 0.006 IOD but lifts the corners by 0.008 (removing sad lifts them)")
 def test_neutral_lowers_cheeks_and_lower_lids(mesh_editor, edit_clips, fresh_inputs, dlib_backend, tmp_path):
     """A real level-3 smile (W036) edited to neutral: the lower lids and the corners come down."""
     a, b = _both(fresh_inputs["W036"], _edit_read(mesh_editor, edit_clips, dlib_backend, tmp_path, "W036", "neutral", 1.0))
