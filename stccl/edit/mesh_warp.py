@@ -17,10 +17,11 @@ Placement), so any tracker drives them, smoothly. What else differs from the 68-
 - the expression shown is read as the 68-point warp reads it (its FACS prototypes, distinct
   and large: the fitted ones are small, and read with them a person's own face passed for an
   expression) and removed from the 68 points exactly as that warp removes it; on the other
-  vertices the edit removes the mesh prototypes those weights stand for, each scaled to the size
-  of its reading prototype (`_ratio`: the fitted prototypes are smaller, and removed at their
-  own size they left much of the expression shown: on W009 the edits landed 8-9% nearer the
-  real angry and surprised takes, against 17-21% removed at the reading's size). Only the
+  vertices the edit removes the mesh prototypes those weights stand for, each scaled to the
+  size of its reading prototype (`_removal_extra`: the fitted prototypes are smaller, and
+  removed at their own size they left much of the expression shown: on W009 the edits landed
+  8-9% nearer the real angry and surprised takes, against 17-21% removed at the reading's
+  size). Only the
   mouth's sideways part (lips and the skin below the nose) is removed at the mesh prototypes'
   own size: the reading follows the speech's width (a mouth widened by "ee" reads as a little
   happy), and removed at full size it narrowed the mouth just where speech widened it (width
@@ -129,12 +130,21 @@ class MeshWarpEngine(WarpEngine):
         self.expression = reader if absolute else None
         basis68 = np.stack([reader.prototypes[e].ravel() for e in EXPRESSIVE], 1)
         self._weights_of = np.linalg.pinv(basis68)
-        mesh68 = np.stack([self.moves68[e].ravel() for e in EXPRESSIVE], 1)
+        reading = basis68.T.reshape(len(EXPRESSIVE), 68, 2)
+        mesh68 = np.stack([self.moves68[e] for e in EXPRESSIVE], 0)  # (7, 68, 2)
+        extra = np.stack([self.moves_extra[e] for e in EXPRESSIVE], 0)  # (7, K, 2)
         # each mesh prototype's size against its reading prototype's (projection on the 68 points)
-        self._ratio = (basis68 * mesh68).sum(0) / np.maximum((mesh68 * mesh68).sum(0), 1e-12)
-        self._reading = basis68.T.reshape(len(EXPRESSIVE), 68, 2)
-        self._mesh68 = mesh68.T.reshape(len(EXPRESSIVE), 68, 2)
-        self._extra_basis = np.stack([self.moves_extra[e] for e in EXPRESSIVE], 0)  # (7, K, 2)
+        ratio = (reading * mesh68).sum((1, 2)) / np.maximum((mesh68 ** 2).sum((1, 2)), 1e-12)
+        # the target's own prototype in reading weights: of the target, no more is removed
+        self._size = np.where(ratio > 0, 1.0 / np.where(ratio > 0, ratio, 1.0), np.inf)
+        # what one unit of each reading weight removes: on the 68 points the reading prototype,
+        # except the mouth's sideways part, and on the other vertices the mesh prototype scaled to
+        # the reading's size, except the mouth's skin sideways: those at the mesh prototypes' own
+        # size (the module docstring says why)
+        self._removal68 = reading.copy()
+        self._removal68[:, MOUTH, 0] = mesh68[:, MOUTH, 0]
+        self._removal_extra = extra * ratio[:, None, None]
+        self._removal_extra[..., 0] = np.where(self._lower.T, extra[..., 0], self._removal_extra[..., 0])
         keep = region_points(regions)
         if keep is not None:
             near = np.linalg.norm(canonical[self.extra, None, :2] - v[None], axis=-1).argmin(1)
@@ -148,24 +158,15 @@ class MeshWarpEngine(WarpEngine):
         m68 = np.broadcast_to(self.moves68[emotion], (b, 68, 2)).copy()
         mx = np.broadcast_to(self.moves_extra[emotion], (b, len(self.extra), 2)).copy()
         if shown is not None:
-            shown = to_numpy(shown).astype(np.float64).reshape(b, 68, 2)
-            w = shown.reshape(b, -1) @ self._weights_of.T
+            w = to_numpy(shown).astype(np.float64).reshape(b, -1) @ self._weights_of.T
             if emotion in EXPRESSIVE:
                 # of the target itself, the face keeps what it shows beyond the prototype: the
                 # fitted prototypes are smaller than the reading's, and a face already showing
                 # more of the target (or whose own features read as it) would lose some of it
                 t = EXPRESSIVE.index(emotion)
-                size = 1.0 / self._ratio[t] if self._ratio[t] > 0 else np.inf
-                excess = np.maximum(w[:, t] - size, 0.0)
-                shown = shown - excess[:, None, None] * self._reading[t]
-                w[:, t] -= excess
-            m68 -= shown  # lip pairs already move together in it (a mix of constrained prototypes)
-            # the mouth's sideways part at the mesh prototypes' size (see the module docstring)
-            m68[:, MOUTH, 0] += shown[:, MOUTH, 0] - np.einsum("be,en->bn", w, self._mesh68[:, MOUTH, 0])
-            removed = np.einsum("be,ekc->bkc", w * self._ratio, self._extra_basis)
-            own = np.einsum("be,ek->bk", w, self._extra_basis[..., 0])
-            removed[..., 0] = np.where(self._lower.T, own, removed[..., 0])  # the mouth's skin, sideways
-            mx -= removed
+                w[:, t] = np.minimum(w[:, t], self._size[t])
+            m68 -= np.einsum("be,enc->bnc", w, self._removal68)
+            mx -= np.einsum("be,ekc->bkc", w, self._removal_extra)
         if self._keep is not None:
             m68 *= self._keep
             mx *= self._keep_extra

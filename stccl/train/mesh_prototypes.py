@@ -126,8 +126,6 @@ def fit_weights(observed: dict[str, list[np.ndarray]], canonical: np.ndarray,
     return weights, quality
 
 
-
-
 def mesh_part(neutral_takes: list[np.ndarray], observed: dict[str, list[np.ndarray]], source: str) -> dict:
     """The "mesh" part of a prototypes file (stccl.edit.mesh_facs.prototypes_file) fitted on
     takes: the canonical face from `neutral_takes` (image-pixel meshes), each emotion's unit
