@@ -168,7 +168,7 @@ ENGINES.register(Entry(
     "warp", "the training-free landmark warp by emotion prototypes", "stccl.edit.warp:build",
     EngineCaps(uses_pixels=False, reads_expression=True, regions=True), auto=True))
 ENGINES.register(Entry(
-    "meshwarp", "the warp by action units on the 468-point face mesh (in progress: issue 35)",
+    "meshwarp", "the warp by action units on the 468-point face mesh (subtle; not the default)",
     "stccl.edit.mesh_warp:build", EngineCaps(uses_pixels=False, reads_expression=True, regions=True),
     compare=False))
 

@@ -172,3 +172,34 @@ def test_nnls_agrees_with_scipys(model):
     ours = nnls(A, B.T)
     theirs = np.stack([reference(A, b)[0] for b in B.T])
     assert (ours >= 0).all() and np.abs(ours - theirs).max() < 1e-5
+
+
+def test_a_mean_first_smoother_does_not_hold_on_to_the_first_frame():
+    w = np.zeros((5, 7))
+    w[0, 0] = 1.0
+    held = Smoother(fps=25, seconds=2.0)(list(range(5)), w)
+    mean = Smoother(fps=25, seconds=2.0, mean_first=True)(list(range(5)), w)
+    assert held[4, 0] > 0.9 and mean[4, 0] == pytest.approx(0.2)
+
+
+def test_the_mouths_sideways_part_is_read_over_seconds(model):
+    """A mouth widening and narrowing with speech (2 Hz) reads as a little happy and back: the
+    68-point warp's reading (mouth_seconds=MOUTH_SECONDS) keeps the mouth's sideways part from a
+    reading over those seconds, which follows the speech's width far less than the 0.4 s reading
+    of the rest."""
+    from stccl.edit.expression import MOUTH_SECONDS, ShownReader
+
+    t = np.arange(100) / 25.0
+    lmk = np.repeat(face(model)[None], len(t), 0)
+    slow = load_expression_model(mouth_seconds=MOUTH_SECONDS)
+    for side, corner in ((-1, (48, 60)), (1, (54, 64))):
+        lmk[:, list(corner), 0] += side * (0.06 * IOD * np.sin(2 * np.pi * 2 * t))[:, None]
+    shown = ShownReader(slow, 25)(list(range(len(t))), lmk)
+    assert ShownReader(model, 25)(list(range(len(t))), lmk) == pytest.approx(
+        model.shown(Smoother(25)(list(range(len(t))), model.weights(lmk))))  # without mouth_seconds: as it was
+    fast = model.shown(Smoother(25)(list(range(len(t))), model.weights(lmk)))
+    late = t > MOUTH_SECONDS
+    follows = np.ptp(fast[late, 54, 0])
+    assert follows > 0.003  # the 0.4 s reading does follow the width
+    assert np.ptp(shown[late, 54, 0]) < 0.3 * follows
+    assert shown[:, 17:48] == pytest.approx(fast[:, 17:48])  # the rest as before

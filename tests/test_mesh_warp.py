@@ -12,7 +12,8 @@ from stccl.config import EditConfig
 from stccl.edit.facs import PACKAGED as PACKAGED_68
 from stccl.edit.mesh_facs import PACKAGED_MESH as PACKAGED
 from stccl.edit.mesh_facs import EMOTION_AUS, NOSE, UNITS, mirror_map, unit_fields
-from stccl.edit.mesh_warp import EYE_FLOOR, MeshWarpEngine, build, soft_intensity
+from stccl.edit.limits import EYE_FLOOR, soft_intensity
+from stccl.edit.mesh_warp import MeshWarpEngine, build
 from stccl.edit.expression import EXPRESSIVE
 from stccl.edit.warp import WarpEngine
 from stccl.face.fresh import read_landmarks
@@ -226,24 +227,35 @@ def _eye_opening(n):
     return np.mean([n[:, lo, 1] - n[:, up, 1] for up, lo in ((37, 41), (38, 40), (43, 47), (44, 46))], 0)
 
 
-@pytest.mark.parametrize("key, emotion, intensity", [("d12", "angry", 3.0), ("d20", "happy", 2.0),
-                                                     ("M026", "surprised", 1.5)])
+_GOGGLES = pytest.mark.xfail(strict=True, reason=(
+    "the 68-point warp's surprised x1.5 on M026's disgusted take: his lowered brows are removed and "
+    "surprise's raised by 0.28 IOD, the skin above the eyes stretches into dark hollows, and dlib reads "
+    "the eye corners up with it: the nose 1.15 long"))
+_HAPPY_CORNERS = pytest.mark.xfail(strict=True, reason=(
+    "the 68-point warp's happy raises the outer eye corners (AU6), from which the nose is measured: "
+    "d20 happy x2 reads 1.072, the bar is 1.07"))
+
+
+@pytest.mark.parametrize("engine, key, emotion, intensity", [
+    ("meshwarp", "d12", "angry", 3.0), ("meshwarp", "d20", "happy", 2.0), ("meshwarp", "M026", "surprised", 1.5),
+    ("warp", "d12", "angry", 3.0), pytest.param("warp", "d20", "happy", 2.0, marks=_HAPPY_CORNERS),
+    pytest.param("warp", "M026", "surprised", 1.5, marks=_GOGGLES)])
 def test_no_stretched_features_on_real_faces(mesh_editor, warp_editor, edit_clips, fresh_inputs, dlib_backend,
-                                             tmp_path, key, emotion, intensity):
-    """Read back by dlib: the nose keeps its length (bridge to tip) far better than the 68-point
-    warp's edit of the same frames, the inner brows are not pressed together, the eyes stay open
-    past the floor; and the edit did move the face. (dlib's nose tip drifts a little when the
-    brows move: no edit reads exactly 1.)"""
-    a, b = _both(fresh_inputs[key], _edit_read(mesh_editor, edit_clips, dlib_backend, tmp_path, key, emotion, intensity))
-    a68, b68 = _both(fresh_inputs[key], _edit_read(warp_editor, edit_clips, dlib_backend, tmp_path, key,
-                                                   emotion, intensity))
-    nose, nose68 = _nose_length(b) / _nose_length(a), _nose_length(b68) / _nose_length(a68)
+                                             tmp_path, engine, key, emotion, intensity):
+    """Read back by dlib, both warp engines, at intensities above 1: the nose keeps its length
+    (bridge to tip, within 7%; the 68-point warp's d12 angry x3 read 0.73 before its
+    intensities grew softly), the inner brows are not pressed together, the eyes stay open past
+    the floor; and the edit did move the face. (dlib's nose tip drifts a little when the brows
+    move: no edit reads exactly 1.)"""
+    editor = mesh_editor if engine == "meshwarp" else warp_editor
+    a, b = _both(fresh_inputs[key], _edit_read(editor, edit_clips, dlib_backend, tmp_path, key, emotion, intensity))
+    nose = _nose_length(b) / _nose_length(a)
     brows = np.linalg.norm(b[:, 22] - b[:, 21], axis=1).mean() / np.linalg.norm(a[:, 22] - a[:, 21], axis=1).mean()
     eyes = _eye_opening(b).mean() / _eye_opening(a).mean()
     moved = np.linalg.norm(b[:, 17:68] - a[:, 17:68], axis=-1).mean()
-    print(f"{key} {emotion} x{intensity}: nose {nose:.3f} (68-point warp {nose68:.3f}), inner brows {brows:.3f}, "
-          f"eyes {eyes:.3f}, moved {moved:.3f} IOD")
-    assert abs(nose - 1) < 0.07 and abs(nose - 1) < 0.5 * abs(nose68 - 1)
+    print(f"{engine} {key} {emotion} x{intensity}: nose {nose:.3f}, inner brows {brows:.3f}, eyes {eyes:.3f}, "
+          f"moved {moved:.3f} IOD")
+    assert abs(nose - 1) < 0.07
     assert brows > 0.9
     assert eyes > EYE_FLOOR - 0.05  # dlib reads lids to about 0.05 of their opening
     assert moved > 0.01  # the edit did move the face: the checks above are not of an unchanged one

@@ -234,3 +234,91 @@ def test_turned_head_foreshortens_the_prototype():
         ratio = float(move[0] / move[1])
         expected = 1.0 if view is front else np.cos(np.radians(40))
         assert ratio == pytest.approx(expected, abs=0.08), ratio
+
+
+def _mouth_width(lmk):
+    from stccl.face.measures import normalise
+
+    n = normalise(np.asarray(lmk, np.float64))
+    return n[:, 54, 0] - n[:, 48, 0]
+
+
+def test_the_mouth_offset_follows_the_speech_width():
+    """A mouth that narrows and widens with speech (o, ee): the emotion's sideways offset of the
+    mouth is scaled with its width, so the output's width stays proportional to the input's (an
+    "o" stays an "o"); the prototype added as it is would add a fixed width."""
+    eng = WarpEngine(absolute=False)
+    t = np.linspace(0, 2 * np.pi, 24)
+    lmk = np.repeat(mean_face()[None], len(t), 0)
+    for side, corner in ((-1, (48, 60)), (1, (54, 64))):
+        lmk[:, list(corner), 0] += side * (6 * np.sin(t))[:, None]
+    moves = eng._moves(lmk, "happy", np.ones(len(t)), None)
+    width = _mouth_width(lmk)
+    ratio = (width + moves[:, 54, 0] - moves[:, 48, 0]) / width
+    fixed = (width + eng.prototypes["happy"][54, 0] - eng.prototypes["happy"][48, 0]) / width
+    assert ratio.std() < 1e-6 and ratio.mean() > 1.05
+    assert fixed.std() > 0.01  # the baseline: a fixed offset is not proportional
+
+
+def test_the_mouth_offset_discounts_the_width_a_smile_shown_accounts_for():
+    """The share follows the speech: a face whose width is a smile's (read as shown) gets the
+    same share as the same face without the smile."""
+    eng = WarpEngine()
+    plain = mean_face()[None]
+    smile = plain + 0.0
+    shown = np.zeros((1, 68, 2))
+    shown[0, 48, 0], shown[0, 54, 0] = -0.05, 0.05
+    iod = np.linalg.norm(plain[0, 36:42].mean(0) - plain[0, 42:48].mean(0))
+    smile[0, [48, 60], 0] -= 0.05 * iod
+    smile[0, [54, 64], 0] += 0.05 * iod
+    from stccl.edit.limits import width_share
+    from stccl.face.measures import normalise
+
+    assert width_share(normalise(smile), eng._rest_width, shown) == pytest.approx(
+        width_share(normalise(plain), eng._rest_width), abs=1e-5)
+    assert width_share(normalise(smile), eng._rest_width) > width_share(normalise(plain), eng._rest_width) + 0.05
+
+
+@pytest.mark.parametrize("intensity", [1.0, 2.0, 50.0])
+def test_the_eyes_never_close_past_the_floor(intensity):
+    """Eyes narrowed to a quarter of their opening, edited to happy (which narrows them): at any
+    intensity, each eye keeps EYE_FLOOR of its opening, where the prototype alone would close it
+    further."""
+    from stccl.edit.limits import EYE_FLOOR, LIDS, soft_intensity
+    from stccl.face.measures import normalise
+
+    face = mean_face()
+    for up, lo in LIDS:
+        middle = (face[up, 1] + face[lo, 1]) / 2
+        face[up, 1], face[lo, 1] = middle + (face[up, 1] - middle) / 4, middle + (face[lo, 1] - middle) / 4
+    eng = WarpEngine(absolute=False)
+    moves = eng._moves(face[None], "happy", np.array([intensity]), None)
+    n = normalise(face[None])
+    for eye in (LIDS[:2], LIDS[2:]):
+        opening = np.mean([n[0, lo, 1] - n[0, up, 1] for up, lo in eye])
+        raw = np.mean([eng.prototypes["happy"][lo, 1] - eng.prototypes["happy"][up, 1] for up, lo in eye])
+        after = opening + np.mean([moves[0, lo, 1] - moves[0, up, 1] for up, lo in eye])
+        assert opening + raw * soft_intensity(intensity) < EYE_FLOOR * opening  # it would close past
+        assert after == pytest.approx(EYE_FLOOR * opening, rel=1e-6)
+
+
+def test_intensities_above_one_grow_softly():
+    """The move at intensity 2 is 1.5 times the move at 1, at 3 1.67 times (never twice)."""
+    eng = WarpEngine(absolute=False)
+    lmk = np.repeat(mean_face()[None], 3, 0)
+    moves = eng._moves(lmk, "sad", np.array([1.0, 2.0, 3.0]), None)
+    assert np.abs(moves[0]).max() > 0.05
+    assert moves[1] == pytest.approx(1.5 * moves[0]) and moves[2] == pytest.approx(5 / 3 * moves[0])
+
+
+def test_an_engine_seen_by_another_tracker_moves_its_prior():
+    """For a tracker whose 68-point view sits off dlib's, the reading's expression-free face and
+    the mouth's expression-free width move with it; the engine itself is left as it was."""
+    eng = WarpEngine()
+    offset = np.zeros((68, 2))
+    offset[48, 0], offset[54, 0] = 0.02, -0.02
+    seen = eng.seen_by(offset)
+    assert seen._rest_width == pytest.approx(eng._rest_width - 0.04)
+    assert seen.expression.neutral == pytest.approx(eng.expression.neutral + offset)
+    assert seen.expression.mouth_seconds == eng.expression.mouth_seconds is not None
+    assert eng.seen_by(None) is eng and eng._rest_width != seen._rest_width

@@ -65,7 +65,9 @@ class Engine(Protocol):
     size: int | None  # crop size the engine needs; None = any
     # the model it reads the expression each face shows with (stccl.edit.expression), so that
     # the edit replaces that expression; None when it does not read it (always None where
-    # caps.reads_expression is False)
+    # caps.reads_expression is False). An engine whose caps.reads_expression is True also has
+    # seen_by(view_offset) -> Engine: itself for landmarks from a tracker whose 68-point view sits
+    # view_offset off dlib's (Backend.view_offset), which the pipeline calls once per video
     expression: ExpressionModel | None
 
     def __call__(self, crops: Any, landmarks: Any, emotion: str, intensity: Any,

@@ -29,6 +29,12 @@ LOWER_LIP = [55, 56, 57, 58, 59, 65, 66, 67]
 # stillest points (brows, lids) would decide alone
 SPREAD_FLOOR = 0.02
 SMOOTH_SECONDS = 0.4  # time constant of the smoothing of the weights over frames
+# the same for the mouth's sideways part of the expression shown: the reading follows the mouth's
+# width, which speech moves at the rate of syllables and phrases (an "ee" reads as a little
+# happy), while an expression holds for seconds; removed at the faster rate, the edit narrowed
+# the mouth just where speech widened it
+MOUTH_SECONDS = 2.0
+MOUTH = slice(48, 68)
 # a weight above 1 reads an expression stronger than its prototype: on real faces that is
 # identity or a mix the prototypes cannot tell apart, and removing it moves the face too far
 MAX_WEIGHT = 1.0
@@ -39,6 +45,8 @@ class ExpressionModel:
     neutral: np.ndarray  # (68,2) expression-free face, normalised (IOD, eyes horizontal)
     spread: np.ndarray  # (68,2) how much each coordinate moves in neutral speech (IOD)
     prototypes: dict[str, np.ndarray]  # emotion -> (68,2) displacement
+    # None, or the seconds over which ShownReader reads the mouth's sideways part (MOUTH_SECONDS)
+    mouth_seconds: float | None = None
 
     def __post_init__(self):
         w = 1.0 / np.sqrt(np.asarray(self.spread, np.float64) ** 2 + SPREAD_FLOOR ** 2)
@@ -62,7 +70,8 @@ class ExpressionModel:
         dlib's (Backend.view_offset): the expression-free face moved by it. None: itself."""
         if view_offset is None:
             return self
-        return ExpressionModel(np.asarray(self.neutral, np.float64) + view_offset, self.spread, self.prototypes)
+        return ExpressionModel(np.asarray(self.neutral, np.float64) + view_offset, self.spread, self.prototypes,
+                               self.mouth_seconds)
 
     def canonical(self, landmarks: np.ndarray) -> np.ndarray:
         """(B,68,2) image landmarks -> normalised shapes seen from the front (B,68,2)."""
@@ -118,18 +127,25 @@ class _Supports:
 
 class ShownReader:
     """What a video's faces show, frame after frame: `model`'s weights smoothed over time
-    (`Smoother`), their mean so far (`reading`), and the displacement they stand for."""
+    (`Smoother`), their mean so far (`reading`), and the displacement they stand for, whose
+    mouth's sideways part comes from weights smoothed over the model's `mouth_seconds` (when
+    not None: the 68-point warp's reading, MOUTH_SECONDS)."""
 
     def __init__(self, model: ExpressionModel, fps: float):
         self.model, self.smoother = model, Smoother(fps)
+        self.slow = None if model.mouth_seconds is None else Smoother(fps, model.mouth_seconds, mean_first=True)
         self._sum, self._n = np.zeros(len(EXPRESSIVE)), 0
 
     def __call__(self, indices: list[int], landmarks: np.ndarray) -> np.ndarray:
         """Frames' indices and (B,68,2) landmarks, in frame order -> (B,68,2) shown."""
-        weights = self.smoother(indices, self.model.weights(landmarks))
+        raw = self.model.weights(landmarks)
+        weights = self.smoother(indices, raw)
         self._sum += weights.sum(0)
         self._n += len(weights)
-        return self.model.shown(weights)
+        shown = self.model.shown(weights)
+        if self.slow is not None:
+            shown[:, MOUTH, 0] = self.model.shown(self.slow(indices, raw))[:, MOUTH, 0]
+        return shown
 
     @property
     def frames(self) -> int:
@@ -143,20 +159,26 @@ class ShownReader:
 
 
 class Smoother:
-    """Exponential smoothing of per-frame weights, in frame order; it starts again after a gap."""
+    """Exponential smoothing of per-frame weights, in frame order; it starts again after a gap.
+    With `mean_first`, the first frames after a start are averaged equally until the smoothing's
+    own weight is reached, so a long time constant does not hold on to a start's first frame."""
 
-    def __init__(self, fps: float, seconds: float = SMOOTH_SECONDS):
+    def __init__(self, fps: float, seconds: float = SMOOTH_SECONDS, mean_first: bool = False):
         self.keep = float(np.exp(-1.0 / max(seconds * fps, 1e-6)))
+        self.mean_first = mean_first
         self.last: np.ndarray | None = None
         self.index = -2
+        self.count = 0
 
     def __call__(self, indices: list[int], weights: np.ndarray) -> np.ndarray:
         out = np.empty_like(weights)
         for k, (i, w) in enumerate(zip(indices, weights)):
             if self.last is None or i != self.index + 1:
-                self.last = w
+                self.last, self.count = w, 1
             else:
-                self.last = self.keep * self.last + (1 - self.keep) * w
+                keep = min(self.keep, self.count / (self.count + 1)) if self.mean_first else self.keep
+                self.last = keep * self.last + (1 - keep) * w
+                self.count += 1
             self.index = i
             out[k] = self.last
         return out

@@ -46,18 +46,16 @@ from ..registry import ENGINES
 from .engine import EngineOutput, to_numpy
 from .expression import EXPRESSIVE
 from .facs import PACKAGED
+from .limits import MOUTH, floor_eyes, soft_intensity, width_share
 from .mesh_facs import PACKAGED_MESH
 from .mesh_shape import Placement
 from .warp import WarpEngine, _read, constrain, find_prototypes, load_expression_model, to_image
 
-EYE_FLOOR = 0.6  # an eye keeps at least this share of its opening in the input
 EXTRA_POINTS = 40  # mesh vertices that join the spline
 MIN_GAP = 0.08  # IOD: a vertex this near a 68-point landmark is left to the landmark
-MOUTH = np.r_[48:68]
 # IOD: no mesh vertex this near the lips joins the spline: the lip band (stccl.edit.warp.lip_band,
 # 0.12 IOD above and below the lips) alone says how the mouth's skin moves, so the opening is kept
 MOUTH_GAP = 0.2
-LIDS = ((37, 41), (38, 40), (43, 47), (44, 46))  # upper, lower
 
 
 def build(cfg, weights=None):
@@ -67,14 +65,6 @@ def build(cfg, weights=None):
     if "mesh" not in data:
         return WarpEngine(data, absolute=not cfg.relative, regions=cfg.regions)
     return MeshWarpEngine(data, absolute=not cfg.relative, regions=cfg.regions)
-
-
-def soft_intensity(intensity: np.ndarray) -> np.ndarray:
-    """Intensity as applied: itself up to 1, then 1 + x / (1 + x) for the part x above 1 (1.5
-    -> 1.33, 2 -> 1.5, 3 -> 1.67; never 2)."""
-    i = np.asarray(intensity, np.float64)
-    over = np.maximum(i - 1.0, 0.0)
-    return np.minimum(i, 1.0) + over / (1.0 + over)
 
 
 def control_vertices(canonical: np.ndarray, count: int = EXTRA_POINTS) -> np.ndarray:
@@ -120,6 +110,7 @@ class MeshWarpEngine(WarpEngine):
         self.moves_extra = {e: d[self.extra] for e, d in flat.items()}
         v = ibug68(canonical[:, :2]).astype(np.float64)
         self._lower = (canonical[self.extra, 1] > v[33, 1])[:, None]  # below the nose: the mouth's skin
+        # the mouth's width its prototypes were fitted at (the canonical mesh's), whatever tracker
         self._rest_width = float(v[54, 0] - v[48, 0])
         # which emotions the face shows, and how much of each (0..1), is read as the 68-point warp
         # reads it (its FACS prototypes, large and distinct, against the same prior): that
@@ -152,6 +143,13 @@ class MeshWarpEngine(WarpEngine):
         else:
             self._keep_extra = None
 
+    def seen_by(self, view_offset: np.ndarray | None) -> "MeshWarpEngine":
+        """The reading moved by `view_offset` (WarpEngine.seen_by); the mouth's width stays the
+        canonical mesh's, the one its prototypes were fitted at."""
+        other = super().seen_by(view_offset)
+        other._rest_width = self._rest_width
+        return other
+
     def _moves(self, lmk: np.ndarray, emotion: str, intensity: np.ndarray, shown) -> tuple[np.ndarray, np.ndarray]:
         """Face-frame moves (B,68,2) and (B,K,2), IOD, intensity applied."""
         b = len(lmk)
@@ -171,13 +169,12 @@ class MeshWarpEngine(WarpEngine):
             m68 *= self._keep
             mx *= self._keep_extra
         n = normalise(lmk)
-        width = n[:, 54, 0] - n[:, 48, 0]
-        share = np.clip(width / self._rest_width, 0.3, 1.5)[:, None]
+        share = width_share(n, self._rest_width)
         m68[:, MOUTH, 0] *= share
         mx[..., 0] = np.where(self._lower.T, mx[..., 0] * share, mx[..., 0])
         k = soft_intensity(intensity)[:, None, None]
         m68, mx = m68 * k, mx * k
-        _floor_eyes(n, m68)
+        floor_eyes(n, m68)
         return m68, mx
 
     def _flow(self, crops, landmarks, emotion: str, intensity, shown) -> EngineOutput:
@@ -189,20 +186,4 @@ class MeshWarpEngine(WarpEngine):
         extra = self._place(lmk)
         extra_moved = extra + np.einsum("bij,bnj->bni", turn, mx)
         return self._spline(lmk, moved, size, (extra, extra_moved))
-
-
-def _floor_eyes(normalised: np.ndarray, m68: np.ndarray) -> None:
-    """Scale the lids' vertical moves (in place) where they would close an eye past EYE_FLOOR
-    of its opening in the input (normalised (B,68,2) landmarks, moves (B,68,2) in IOD)."""
-    y = normalised[..., 1]
-    for eye in (LIDS[:2], LIDS[2:]):
-        opening = np.mean([y[:, lo] - y[:, up] for up, lo in eye], 0)
-        change = np.mean([m68[:, lo, 1] - m68[:, up, 1] for up, lo in eye], 0)
-        room = (EYE_FLOOR - 1.0) * np.maximum(opening, 0.0)  # the most it may close (<= 0)
-        over = change < room
-        if over.any():
-            k = np.where(over, room / np.where(over, change, -1.0), 1.0)
-            for up, lo in eye:
-                m68[:, up, 1] *= k
-                m68[:, lo, 1] *= k
 

@@ -109,13 +109,14 @@ def edit_video(src: str | Path, out: str | Path, cfg: EditConfig, engine: Engine
                          overwrite=cfg.overwrite, crf=cfg.crf, preset=cfg.preset,
                          rotation=info.rotation, pix_fmt=carry, codec=cfg.codec, colour=info.colour,
                          tags=edit_tags(src, cfg, engine.name, backend.name))
+    if engine.caps.reads_expression:
+        # the expression is read on this tracker's landmarks, against its own expression-free face
+        engine = engine.seen_by(backend.view_offset)
     try:
         run = _Run(cfg, engine, windows, writer, summary)
         run.planes = (info.width, info.height) if carry == "yuv420p" else None
         planes = run.planes
-        # the expression is read on this tracker's landmarks, against its own expression-free face
-        expression = None if engine.expression is None else engine.expression.seen_by(backend.view_offset)
-        lanes = Lanes(backend, cfg, info.fps, expression)
+        lanes = Lanes(backend, cfg, info.fps, engine.expression)
         run.ramp = lanes.ramp
         with VideoReader(src, chunk=8, info=info, pad_end=True, pix_fmt=carry) as reader:
             for chunk in reader:

@@ -9,7 +9,11 @@ frame the move is foreshortened for the head pose (stccl.face.pose), turned and 
 face, multiplied by the intensity, and a thin-plate spline through the moved
 landmarks and fixed anchors (jaw, forehead ring, crop border) gives a dense motion field.
 Upper and lower lip points always move together, so the lip opening - the speech - is kept
-exactly, and the jaw never moves.
+exactly, and the jaw never moves. The speech's mouth shape and the face's features are kept
+too (stccl.edit.limits): the mouth's sideways offset yields where speech narrows the mouth (an
+"o" stays an "o"; the mouth's sideways part of the expression shown is read over
+MOUTH_SECONDS, as speech moves the width faster than an expression changes), intensities above
+1 grow softly, and the eyes never close past a floor.
 
 All of it is numpy: the spline is small (about 130 control points, a 48 x 48 grid a frame),
 and the default edit then never imports torch, which would cost more start-up time than the
@@ -18,6 +22,7 @@ whole edit of a short clip.
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -26,12 +31,14 @@ import numpy as np
 from ..emotions import EMOTIONS
 from ..errors import DataError, InputError
 from ..weights import find as find_weights
+from ..face.measures import normalise
 from ..face.pose import views as pose_views
 from ..plan import region_points
 from ..registry import ENGINES
 from .engine import EngineOutput, to_numpy
-from .expression import ExpressionModel
+from .expression import MOUTH_SECONDS, ExpressionModel
 from .facs import PACKAGED
+from .limits import floor_eyes, follow_mouth_width, soft_intensity
 from .tps import tps_eval, tps_fit
 
 LIP_PAIRS = ((61, 67), (62, 66), (63, 65), (50, 58), (51, 57), (52, 56))
@@ -123,9 +130,11 @@ def load_prototypes(source: str | Path | dict | None = None) -> dict[str, np.nda
     return out
 
 
-def load_expression_model(source: str | Path | dict | None = None) -> ExpressionModel:
+def load_expression_model(source: str | Path | dict | None = None,
+                          mouth_seconds: float | None = None) -> ExpressionModel:
     """The expression reader for a prototypes file; a file without its own expression-free
-    prior (`neutral_shape`, `speech_spread`: format version 1) uses the shipped one."""
+    prior (`neutral_shape`, `speech_spread`: format version 1) uses the shipped one.
+    `mouth_seconds`: see ExpressionModel."""
     data = source if isinstance(source, dict) else _read(find_prototypes(source))
     if "neutral_shape" not in data:
         data = {**data, **{k: v for k, v in _read(PACKAGED).items() if k in ("neutral_shape", "speech_spread")}}
@@ -136,7 +145,7 @@ def load_expression_model(source: str | Path | dict | None = None) -> Expression
         raise DataError(f"prototypes: malformed expression prior ({type(e).__name__}: {e})") from None
     if neutral.shape != (68, 2) or spread.shape != (68, 2):
         raise DataError("prototypes: neutral_shape and speech_spread must be 68 x 2")
-    return ExpressionModel(neutral, spread, load_prototypes(data))
+    return ExpressionModel(neutral, spread, load_prototypes(data), mouth_seconds)
 
 
 def _read(path: Path) -> dict:
@@ -215,7 +224,9 @@ class WarpEngine:
         data = prototypes if isinstance(prototypes, dict) else _read(find_prototypes(prototypes))
         self.prototypes = load_prototypes(data)  # {emotion: (68,2) float64}
         # what reads the expression shown, so that the move is target - shown (None: additive)
-        self.expression = load_expression_model(data) if absolute else None
+        self.expression = load_expression_model(data, MOUTH_SECONDS) if absolute else None
+        neutral = (self.expression or load_expression_model(data)).neutral
+        self._rest_width = float(neutral[54, 0] - neutral[48, 0])  # the expression-free mouth's, IOD
         points = region_points(regions)
         self.regions = regions
         self._keep = None if points is None else np.isin(np.arange(68), points)[:, None].astype(np.float64)
@@ -234,15 +245,35 @@ class WarpEngine:
             return self._flow(crops, landmarks, emotion, intensity, shown)
 
     def _flow(self, crops, landmarks, emotion: str, intensity, shown) -> EngineOutput:
-        size = crops.shape[-1]
         lmk = to_numpy(landmarks).astype(np.float64)
-        move = self.prototypes[emotion]
+        moves = self._moves(lmk, emotion, to_numpy(intensity), shown)
+        moved = lmk + np.einsum("bij,bnj->bni", to_image(lmk, views(lmk)), moves)
+        return self._spline(lmk, moved, crops.shape[-1])
+
+    def _moves(self, lmk: np.ndarray, emotion: str, intensity: np.ndarray, shown) -> np.ndarray:
+        """Face-frame moves (B,68,2), IOD, intensity applied (stccl.edit.limits)."""
+        moves = np.broadcast_to(self.prototypes[emotion], lmk.shape).copy()
         if shown is not None:
-            move = move - to_numpy(shown).astype(np.float64)
+            shown = to_numpy(shown).astype(np.float64)
+            moves -= shown
         if self._keep is not None:  # lip pairs lie in one region: the opening stays kept
-            move = move * self._keep
-        moved = target_landmarks(lmk, move, to_numpy(intensity), views(lmk))
-        return self._spline(lmk, moved, size)
+            moves *= self._keep
+        n = normalise(lmk)
+        follow_mouth_width(n, moves, self._rest_width, shown)
+        moves *= soft_intensity(intensity).reshape(-1, 1, 1)
+        return floor_eyes(n, moves)
+
+    def seen_by(self, view_offset: np.ndarray | None) -> "WarpEngine":
+        """This engine for landmarks from a tracker whose 68-point view sits `view_offset` off
+        dlib's (Backend.view_offset): its reading of the expression shown and its
+        expression-free mouth width moved by it. None: itself."""
+        if view_offset is None:
+            return self
+        other = copy.copy(self)
+        if self.expression is not None:
+            other.expression = self.expression.seen_by(view_offset)
+        other._rest_width = self._rest_width + float(view_offset[54, 0] - view_offset[48, 0])
+        return other
 
     def _spline(self, lmk: np.ndarray, moved: np.ndarray, size: int,
                 extra: tuple[np.ndarray, np.ndarray] | None = None) -> EngineOutput:
