@@ -56,10 +56,11 @@ def looped(src: Path, dst: Path, seconds: float) -> Path:
 
 
 def whole_process_seconds(src: Path, dst: Path, pipes: str = "auto", tracker: str | None = None,
-                          engine: str | None = None) -> float:
+                          engine: str | None = None, code: Path | None = None) -> float:
     """`stccl edit SRC -e happy` as a user runs it: a new process, start-up included; `pipes`
     other than the default through a --config file (`pipes` of EditConfig); `tracker` as
-    --tracker; `engine` as --engine."""
+    --tracker; `engine` as --engine; `code`: a folder whose `stccl` and `stccl_cli` are run
+    instead of the installed ones (first on PYTHONPATH)."""
     cmd = [sys.executable, "-m", "stccl_cli", "edit", str(src), "-e", "happy", "-o", str(dst),
            "--overwrite"] + (["--tracker", tracker] if tracker else []) + (["--engine", engine] if engine else [])
     if pipes != "auto":
@@ -71,6 +72,8 @@ def whole_process_seconds(src: Path, dst: Path, pipes: str = "auto", tracker: st
     bare = dst.parent / "no_weights"
     bare.mkdir(exist_ok=True)
     env = {**os.environ, "STCCL_WEIGHTS": str(bare), "TORCH_HOME": str(bare)}
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
     with Timer() as t:
         r = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env, cwd=bare)
     if engine is None and "warp engine" not in r.stdout:  # auto's note: it fell back on the warp

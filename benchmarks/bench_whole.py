@@ -3,6 +3,7 @@ ffmpeg's own decode + encode of the same clip, in the same run.
 
     python -m benchmarks.bench_whole [--repeats 3] [--seconds 20]
     python -m benchmarks.bench_whole --engines warp,meshwarp    # engines against each other
+    python -m benchmarks.bench_whole --before DIR    # against the code of an older checkout
 
 W015's 1080p take and d12 (512²), each looped to `--seconds`; per clip, taking turns: ffmpeg
 alone, `stccl edit -e happy` (as installed: the mesh tracker, `pipes = "auto"`), and the same
@@ -35,26 +36,30 @@ def in_turns(src: Path, tmp: Path, repeats: int) -> dict[str, list[float]]:
     return times
 
 
-def engines_in_turns(src: Path, tmp: Path, repeats: int, engines: list[str]) -> dict[str, list[float]]:
-    """Seconds of ffmpeg alone and of the edit by each engine, `repeats` times, taking turns."""
-    times: dict[str, list[float]] = {"ffmpeg": [], **{e: [] for e in engines}}
+def arms_in_turns(src: Path, tmp: Path, repeats: int, arms: dict[str, dict]) -> dict[str, list[float]]:
+    """Seconds of ffmpeg alone and of each arm (keyword arguments of whole_process_seconds),
+    `repeats` times, taking turns."""
+    times: dict[str, list[float]] = {"ffmpeg": [], **{a: [] for a in arms}}
     for _ in range(repeats):
         times["ffmpeg"].append(transcode_seconds(src, tmp / "t.mp4"))
-        for e in engines:
-            times[e].append(whole_process_seconds(src, tmp / f"{e}.mp4", engine=e))
+        for a, options in arms.items():
+            times[a].append(whole_process_seconds(src, tmp / f"{a}.mp4", **options))
     return times
 
 
-def engines_table(args, engines: list[str]) -> int:
-    print("| clip | frames | ffmpeg alone | " + " | ".join(f"{e} | ratio" for e in engines) + " |")
-    print("|---|---:|---:|" + "---:|---:|" * len(engines))
+def arms_table(args, arms: dict[str, dict]) -> int:
+    print("| clip | frames | ffmpeg alone | " + " | ".join(f"{a} | ratio" for a in arms) + " |")
+    print("|---|---:|---:|" + "---:|---:|" * len(arms))
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for label, rel in CLIPS.items():
             src = looped(shared_clip(rel), tmp / f"{Path(rel).stem}.looped.mp4", args.seconds)
-            mid = {k: statistics.median(v) for k, v in engines_in_turns(src, tmp, args.repeats, engines).items()}
-            cells = " | ".join(f"{mid[e]:.1f} s | **{mid[e] / mid['ffmpeg']:.2f}×**" for e in engines)
+            times = arms_in_turns(src, tmp, args.repeats, arms)
+            mid = {k: statistics.median(v) for k, v in times.items()}
+            cells = " | ".join(f"{mid[a]:.1f} s | **{mid[a] / mid['ffmpeg']:.2f}×**" for a in arms)
+            every = "; ".join(f"{k} " + ", ".join(f"{t:.1f}" for t in v) for k, v in times.items())
             print(f"| {label} | {probe(src).frames} | {mid['ffmpeg']:.1f} s | {cells} |", flush=True)
+            print(f"<!-- {label}, every run (s): {every} -->", flush=True)
     return 0
 
 
@@ -63,9 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--engines", help="compare these engines (comma-separated) instead of the pipes")
+    ap.add_argument("--before", type=Path,
+                    help="compare the edit as installed with the same edit by the code in this folder "
+                         "(a checkout of an older commit: `git worktree add DIR COMMIT`), instead of the pipes")
     args = ap.parse_args(argv)
     if args.engines:
-        return engines_table(args, args.engines.split(","))
+        return arms_table(args, {e: {"engine": e} for e in args.engines.split(",")})
+    if args.before:
+        return arms_table(args, {"now": {}, "before": {"code": args.before.resolve()}})
     print("| clip | frames | ffmpeg alone | stccl edit (as installed) | ratio | pipes rgb24 | ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
