@@ -119,6 +119,21 @@ def test_every_module_is_registered():
     assert any(n.startswith("temporal_proj") for n in trainable)
 
 
+def test_the_temporal_term_can_share_the_spatial_head():
+    """temporal_head = "spatial" (the paper preset, as ATCCL): no MLP of its own, and the temporal
+    term alone trains the spatial MLP."""
+    cfg = MetricConfig(**{**TINY.__dict__, "temporal_head": "spatial", "spatial_weight": 0.0})
+    metric = CorrelationMetric(cfg)
+    assert not any(k.startswith("temporal_proj") for k in metric.state_dict())
+    out = metric(torch.rand(2, 3, 3, 64, 64), torch.rand(2, 3, 3, 64, 64), torch.Generator().manual_seed(0))
+    out["loss"].backward()
+    assert metric.spatial_proj[0][0].weight.grad.abs().sum() > 0
+    own = CorrelationMetric(MetricConfig(**{**TINY.__dict__, "spatial_weight": 0.0}))
+    own(torch.rand(2, 3, 3, 64, 64), torch.rand(2, 3, 3, 64, 64), torch.Generator().manual_seed(0))["loss"].backward()
+    grad = own.spatial_proj[0][0].weight.grad  # the baseline: with its own head it never reaches them
+    assert grad is None or grad.abs().sum() == 0
+
+
 def test_identical_streams_score_lower_than_unrelated():
     torch.manual_seed(0)
     metric = CorrelationMetric(TINY).eval()

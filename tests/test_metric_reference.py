@@ -146,6 +146,8 @@ def test_paper_preset_is_the_reference():
     assert m.adaptive and not m.adaptive_temporal
     assert (t.batch, t.lr, t.schedule, t.amp, t.epochs) == (8, 1e-3, "constant", "off", 50)
     assert (d.window, d.stride, d.epoch) == (9, 1, "frame_pairs")
+    assert not d.augment and not d.swap  # the reference has no augmentation, and queries with the neutral take
+    assert m.temporal_head == "spatial"  # ATCCL's temporal differences go through the spatial MLP
     assert sorted(d.emotions) == ["angry", "disgusted", "fear", "happy", "sad", "surprised"]
     assert d.levels == [3] and d.views == ["front"] and d.val_prefer == ["W021"]
     assert sorted(d.exclude_actors) == sorted(MEAD_TEST)

@@ -223,3 +223,25 @@ def test_exported_generator_round_trip(chain):
     # alpha = 0 is the identity, trained or not: no flow, no mask (grid_sample rounds at 1e-7)
     assert not out["flow"].any() and not out["mask"].any()
     assert (out["image"] - x).abs().max() < 1e-5
+
+
+def test_the_stccl_term_runs_in_fp32_under_the_steps_autocast():
+    """The generator's step runs under bf16 autocast on CUDA; the frozen metric's term does not
+    (at tau 0.07 bf16 blurs the hard negatives: docs/metric.md, rows 16 and 23)."""
+    from types import SimpleNamespace
+
+    from stccl.train.generator import GeneratorTask
+
+    seen = {}
+
+    def metric(y, x):
+        seen["dtypes"] = (y.dtype, x.dtype)
+        seen["autocast"] = torch.is_autocast_enabled(y.device.type)
+        return (y * x).mean()
+
+    task = SimpleNamespace(metric=metric)
+    y = torch.rand(6, 3, 8, 8, dtype=torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.is_autocast_enabled("cpu")  # the baseline: the step's own context
+        GeneratorTask._stccl(task, y, y.clone(), 2)
+    assert seen == {"dtypes": (torch.float32, torch.float32), "autocast": False}

@@ -32,6 +32,9 @@ class MetricConfig:
     temporal: Literal["adjacent", "all_pairs"] = "adjacent"  # frame differences: adjacent frames, or every pair i < j
     temporal_positions: list[int] = field(default_factory=lambda: [256, 128, 64, 32])  # positions per stage (all_pairs)
     temporal_transformer: bool = False  # encode each position's features along the window first
+    # the MLP the temporal differences go through: their own ("own", every file written before
+    # this field), or the spatial term's ("spatial": ATCCL reuses it; STCCL's temporal branch has none)
+    temporal_head: Literal["own", "spatial"] = "own"
     transformer_dim: int = 512  # width of the temporal transformer (model and feed-forward)
     transformer_heads: int = 8  # its attention heads
     transformer_layers: int = 4  # its encoder layers

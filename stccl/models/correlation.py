@@ -110,7 +110,8 @@ class CorrelationMetric(nn.Module):
         self.cfg = cfg = cfg or MetricConfig()
         self.backbone = IResNet(cfg.depth)
         self.spatial_proj = nn.ModuleList(_projector(c) for c in CHANNELS)
-        self.temporal_proj = nn.ModuleList(_projector(c) for c in CHANNELS)
+        if cfg.temporal_head == "own":
+            self.temporal_proj = nn.ModuleList(_projector(c) for c in CHANNELS)
         if cfg.temporal_transformer:
             self.temporal_encoders = nn.ModuleList(
                 TemporalTransformer(c, cfg.transformer_dim, cfg.transformer_heads, cfg.transformer_layers)
@@ -177,7 +178,8 @@ class CorrelationMetric(nn.Module):
         if self.cfg.variant == "cm":  # correlation rows of the temporal differences
             rows_a, rows_b = (gram_rows(F.normalize(d, dim=-1, eps=ROW_EPS)) for d in (da, db))
             return patch_nce(rows_a, rows_b, self.cfg.tau, self.cfg.batch_negatives, normalize=False).mean()
-        return self._nce(self.temporal_proj[level], da, db, self.cfg.adaptive_temporal)
+        head = self.temporal_proj if self.cfg.temporal_head == "own" else self.spatial_proj
+        return self._nce(head[level], da, db, self.cfg.adaptive_temporal)
 
     def _nce(self, proj: nn.Module, da, db, adaptive: bool | None = None, extra=None) -> torch.Tensor:
         """PatchNCE of the projected query disparities `da` against the keys `db` (and the

@@ -108,11 +108,14 @@ class GeneratorTask:
 
     # -- one step ---------------------------------------------------------------------------------
     def _stccl(self, y: torch.Tensor, x: torch.Tensor, b: int) -> torch.Tensor:
-        """STCCLLoss(output, input) over the windows; gradients reach y."""
+        """STCCLLoss(output, input) over the windows, in fp32; gradients reach y."""
         t = y.shape[0] // b
         if t > 1:
             y, x = y.reshape(b, t, *y.shape[1:]), x.reshape(b, t, *x.shape[1:])
-        return self.metric(y, x)
+        # in fp32 whatever the step's autocast: at tau 0.07 bf16's logit error blurs the hard
+        # negatives (docs/metric.md, rows 16 and 23), in the generator's loss as in the metric's training
+        with torch.autocast(y.device.type, enabled=False):
+            return self.metric(y.float(), x.float())
 
     def step(self, batch, trainer: Trainer) -> dict[str, float]:
         x, e_src = batch

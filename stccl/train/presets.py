@@ -25,15 +25,17 @@ PRESETS: dict[str, dict[str, dict]] = {
                  "train": {"steps": 5000, "batch": 16, "lr": 1e-3, "warmup": 200},
                  "data": {"window": 5}},
         # the released STCCL (docs/metric.md): IResNet-50 at 224, spatial x 1 + temporal x 0.35
-        # over every frame pair of 9-frame windows with the temporal transformer; Adam 1e-3
-        # (constant), batch 8, fp32, 50 epochs of aligned frame pairs; MEAD front view,
-        # level-3 emotions against level-1 neutral, no contempt, the six evaluation actors left
-        # out, W021 held out when present
+        # over every frame pair of 9-frame windows with the temporal transformer, the temporal
+        # differences through the spatial term's MLP (ATCCL); Adam 1e-3 (constant), batch 8,
+        # fp32, 50 epochs of aligned frame pairs, no augmentation, the neutral take always the
+        # query; MEAD front view, level-3 emotions against level-1 neutral, no contempt, the six
+        # evaluation actors left out, W021 held out when present
         "paper": {"model": {"depth": 50, "size": 224, "spatial_weight": 1.0, "temporal_weight": 0.35,
-                            "temporal": "all_pairs", "temporal_transformer": True},
+                            "temporal": "all_pairs", "temporal_transformer": True,
+                            "temporal_head": "spatial"},
                   "train": {"epochs": 50, "batch": 8, "lr": 1e-3, "schedule": "constant", "amp": "off",
                             "grad_clip": 0.0, "val_every": 2000, "checkpoint_every": 2000},
-                  "data": {"window": 9, "stride": 1, "epoch": "frame_pairs",
+                  "data": {"window": 9, "stride": 1, "epoch": "frame_pairs", "augment": False, "swap": False,
                            "emotions": [e for e in EMOTIONS if e not in ("neutral", "contempt")],
                            "levels": [3], "views": ["front"], "exclude_actors": list(MEAD_TEST),
                            "val_prefer": [MEAD_VALIDATION]}},
