@@ -95,31 +95,60 @@ def test_half_intensity_lands_about_halfway(model, edit_clips, fresh_inputs, war
     assert 0.3 < ratio < 0.7
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "since the mouth's sideways offset follows its width, the second edit moves 0.170 IOD against "
+    "0.408 for the first (0.417x; 0.395x before, the bar is 0.4x): the reading sees the first edit "
+    "as happy 0.5, so the second adds the rest of happy's width again"))
 def test_a_face_already_at_its_target_changes_little(model, edit_clips, fresh_inputs, warp_editor, dlib_backend,
                                                      tmp_path):
     """W015 (a neutral take) edited to happy is at the target; edited to happy once more, it
-    moves far less than the relative edit (the prototype added again) moves the same frames, in
-    the same run. (The reading sees the first edit as happy 0.5-0.6, so the second still adds a
-    part: 0.42 of the first edit's move.)"""
+    moves far less than the first edit moved it (adding the prototype again would move it as
+    much: the relative edit)."""
+    a, b, c = _edited_twice(edit_clips, fresh_inputs, warp_editor, dlib_backend, tmp_path)
+    first, second = _moved(a, b), _moved(b, c)
+    print(f"\nW015 -> happy: the first edit moved the mean shape {first:.3f} IOD, the second {second:.3f}")
+    assert first > 0.05
+    assert second < 0.4 * first
+
+
+def test_a_face_at_its_target_moves_less_than_the_relative_edit(edit_clips, fresh_inputs, warp_editor,
+                                                                dlib_backend, tmp_path):
+    """The same twice-edited W015 against the relative edit (the prototype added again) of the
+    same frames, in the same run: the absolute edit moves far less."""
     from stccl import Editor
+
+    a, b, c = _edited_twice(edit_clips, fresh_inputs, warp_editor, dlib_backend, tmp_path)
+    added = tmp_path / "added.mp4"
+    Editor(engine="warp", relative=True).edit(tmp_path / "once.mp4", emotion="happy", out=added)
+    second, relative = _moved(b, c), _moved(b, read_landmarks(added, dlib_backend))
+    print(f"\nW015 -> happy twice: the second edit moved the mean shape {second:.3f} IOD, the relative "
+          f"edit of the same frames {relative:.3f}")
+    assert second < 0.6 * relative
+
+
+def _moved(a, b):
     from stccl.face.measures import normalise
 
-    def moved(a, b):
-        ok = np.isfinite(a).all((1, 2)) & np.isfinite(b).all((1, 2))
-        return float(np.linalg.norm((normalise(b[ok]) - normalise(a[ok])).mean(0)))
+    ok = np.isfinite(a).all((1, 2)) & np.isfinite(b).all((1, 2))
+    return float(np.linalg.norm((normalise(b[ok]) - normalise(a[ok])).mean(0)))
 
-    once = tmp_path / "once.mp4"
-    warp_editor.edit(edit_clips["W015"], emotion="happy", out=once)
-    twice, added = tmp_path / "twice.mp4", tmp_path / "added.mp4"
-    warp_editor.edit(once, emotion="happy", out=twice)
-    Editor(engine="warp", relative=True).edit(once, emotion="happy", out=added)
-    a, b = fresh_inputs["W015"], read_landmarks(once, dlib_backend)
-    first, second = moved(a, b), moved(b, read_landmarks(twice, dlib_backend))
-    relative = moved(b, read_landmarks(added, dlib_backend))
-    print(f"\nW015 -> happy: the first edit moved the mean shape {first:.3f} IOD, the second {second:.3f}, "
-          f"the relative edit of the same frames {relative:.3f}")
-    assert first > 0.05
-    assert second < 0.6 * relative
+
+_TWICE = {}
+
+
+def _edited_twice(edit_clips, fresh_inputs, warp_editor, dlib_backend, tmp_path):
+    """W015, W015 edited to happy (tmp_path/once.mp4) and that edited to happy again, read by
+    dlib; the edits made once per run (the files copied to each test's tmp_path)."""
+    import shutil
+
+    if not _TWICE:
+        once, twice = tmp_path / "once.mp4", tmp_path / "twice.mp4"
+        warp_editor.edit(edit_clips["W015"], emotion="happy", out=once)
+        warp_editor.edit(once, emotion="happy", out=twice)
+        _TWICE.update(once=once, lmk=(read_landmarks(once, dlib_backend), read_landmarks(twice, dlib_backend)))
+    elif not (tmp_path / "once.mp4").exists():
+        shutil.copy(_TWICE["once"], tmp_path / "once.mp4")
+    return (fresh_inputs["W015"], *_TWICE["lmk"])
 
 
 def test_neutral_lands_nearer_each_actors_real_neutral_take(shared_data, dlib_backend, tmp_path):

@@ -202,10 +202,18 @@ def mesh_editor():
     return Editor(engine="meshwarp")
 
 
+_READ = {}
+
+
 def _edit_read(editor, edit_clips, dlib_backend, tmp_path, key, emotion, intensity):
-    out = tmp_path / f"{key}.{emotion}.{intensity}.{editor.engine.name}.mp4"
-    editor.edit(edit_clips[key], emotion=emotion, out=out, intensity=intensity)
-    return read_landmarks(out, dlib_backend)
+    """The edit's landmarks read by dlib; each edit made once per run (two tests read the
+    68-point warp's)."""
+    name = (key, emotion, intensity, editor.engine.name)
+    if name not in _READ:
+        out = tmp_path / f"{key}.{emotion}.{intensity}.{editor.engine.name}.mp4"
+        editor.edit(edit_clips[key], emotion=emotion, out=out, intensity=intensity)
+        _READ[name] = read_landmarks(out, dlib_backend)
+    return _READ[name]
 
 
 def _both(a, b):
@@ -227,6 +235,34 @@ def _eye_opening(n):
     return np.mean([n[:, lo, 1] - n[:, up, 1] for up, lo in ((37, 41), (38, 40), (43, 47), (44, 46))], 0)
 
 
+_SOFT_TOO = pytest.mark.xfail(strict=True, reason=(
+    "the 68-point warp's intensities now grow softly too: at x3 its nose reads 1.026 (0.73 before), "
+    "and the mesh warp's 0.954 is no longer half as far off as it"))
+
+
+@pytest.mark.parametrize("key, emotion, intensity", [pytest.param("d12", "angry", 3.0, marks=_SOFT_TOO),
+                                                     ("d20", "happy", 2.0), ("M026", "surprised", 1.5)])
+def test_no_stretched_features_on_real_faces(mesh_editor, warp_editor, edit_clips, fresh_inputs, dlib_backend,
+                                             tmp_path, key, emotion, intensity):
+    """Read back by dlib: the nose keeps its length (bridge to tip) far better than the 68-point
+    warp's edit of the same frames, the inner brows are not pressed together, the eyes stay open
+    past the floor; and the edit did move the face. (dlib's nose tip drifts a little when the
+    brows move: no edit reads exactly 1.)"""
+    a, b = _both(fresh_inputs[key], _edit_read(mesh_editor, edit_clips, dlib_backend, tmp_path, key, emotion, intensity))
+    a68, b68 = _both(fresh_inputs[key], _edit_read(warp_editor, edit_clips, dlib_backend, tmp_path, key,
+                                                   emotion, intensity))
+    nose, nose68 = _nose_length(b) / _nose_length(a), _nose_length(b68) / _nose_length(a68)
+    brows = np.linalg.norm(b[:, 22] - b[:, 21], axis=1).mean() / np.linalg.norm(a[:, 22] - a[:, 21], axis=1).mean()
+    eyes = _eye_opening(b).mean() / _eye_opening(a).mean()
+    moved = np.linalg.norm(b[:, 17:68] - a[:, 17:68], axis=-1).mean()
+    print(f"{key} {emotion} x{intensity}: nose {nose:.3f} (68-point warp {nose68:.3f}), inner brows {brows:.3f}, "
+          f"eyes {eyes:.3f}, moved {moved:.3f} IOD")
+    assert abs(nose - 1) < 0.07 and abs(nose - 1) < 0.5 * abs(nose68 - 1)
+    assert brows > 0.9
+    assert eyes > EYE_FLOOR - 0.05  # dlib reads lids to about 0.05 of their opening
+    assert moved > 0.01  # the edit did move the face: the checks above are not of an unchanged one
+
+
 _GOGGLES = pytest.mark.xfail(strict=True, reason=(
     "the 68-point warp's surprised x1.5 on M026's disgusted take: his lowered brows are removed and "
     "surprise's raised by 0.28 IOD, the skin above the eyes stretches into dark hollows, and dlib reads "
@@ -236,29 +272,26 @@ _HAPPY_CORNERS = pytest.mark.xfail(strict=True, reason=(
     "d20 happy x2 reads 1.072, the bar is 1.07"))
 
 
-@pytest.mark.parametrize("engine, key, emotion, intensity", [
-    ("meshwarp", "d12", "angry", 3.0), ("meshwarp", "d20", "happy", 2.0), ("meshwarp", "M026", "surprised", 1.5),
-    ("warp", "d12", "angry", 3.0), pytest.param("warp", "d20", "happy", 2.0, marks=_HAPPY_CORNERS),
-    pytest.param("warp", "M026", "surprised", 1.5, marks=_GOGGLES)])
-def test_no_stretched_features_on_real_faces(mesh_editor, warp_editor, edit_clips, fresh_inputs, dlib_backend,
-                                             tmp_path, engine, key, emotion, intensity):
-    """Read back by dlib, both warp engines, at intensities above 1: the nose keeps its length
-    (bridge to tip, within 7%; the 68-point warp's d12 angry x3 read 0.73 before its
-    intensities grew softly), the inner brows are not pressed together, the eyes stay open past
-    the floor; and the edit did move the face. (dlib's nose tip drifts a little when the brows
-    move: no edit reads exactly 1.)"""
-    editor = mesh_editor if engine == "meshwarp" else warp_editor
-    a, b = _both(fresh_inputs[key], _edit_read(editor, edit_clips, dlib_backend, tmp_path, key, emotion, intensity))
+@pytest.mark.parametrize("key, emotion, intensity", [
+    ("d12", "angry", 3.0), pytest.param("d20", "happy", 2.0, marks=_HAPPY_CORNERS),
+    pytest.param("M026", "surprised", 1.5, marks=_GOGGLES)])
+def test_the_68_point_warp_stretches_no_feature(warp_editor, edit_clips, fresh_inputs, dlib_backend, tmp_path,
+                                                key, emotion, intensity):
+    """The default engine held to the same bars at intensities above 1, read back by dlib: the
+    nose within 7% (d12 angry x3 read 0.73 before its intensities grew softly), the inner brows
+    not pressed together, the eyes open past the floor, and the face moved."""
+    a, b = _both(fresh_inputs[key], _edit_read(warp_editor, edit_clips, dlib_backend, tmp_path, key, emotion,
+                                               intensity))
     nose = _nose_length(b) / _nose_length(a)
     brows = np.linalg.norm(b[:, 22] - b[:, 21], axis=1).mean() / np.linalg.norm(a[:, 22] - a[:, 21], axis=1).mean()
     eyes = _eye_opening(b).mean() / _eye_opening(a).mean()
     moved = np.linalg.norm(b[:, 17:68] - a[:, 17:68], axis=-1).mean()
-    print(f"{engine} {key} {emotion} x{intensity}: nose {nose:.3f}, inner brows {brows:.3f}, eyes {eyes:.3f}, "
+    print(f"warp {key} {emotion} x{intensity}: nose {nose:.3f}, inner brows {brows:.3f}, eyes {eyes:.3f}, "
           f"moved {moved:.3f} IOD")
     assert abs(nose - 1) < 0.07
     assert brows > 0.9
-    assert eyes > EYE_FLOOR - 0.05  # dlib reads lids to about 0.05 of their opening
-    assert moved > 0.01  # the edit did move the face: the checks above are not of an unchanged one
+    assert eyes > EYE_FLOOR - 0.05
+    assert moved > 0.01
 
 
 @pytest.mark.xfail(strict=True, reason="issue 35 item 5 is open: the expression shown is read as the 68-point "

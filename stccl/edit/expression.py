@@ -22,6 +22,7 @@ import numpy as np
 from ..emotions import EMOTIONS
 from ..face.measures import normalise
 from ..face.pose import views
+from .limits import MOUTH
 
 EXPRESSIVE = tuple(e for e in EMOTIONS if e != "neutral")
 LOWER_LIP = [55, 56, 57, 58, 59, 65, 66, 67]
@@ -34,7 +35,6 @@ SMOOTH_SECONDS = 0.4  # time constant of the smoothing of the weights over frame
 # happy), while an expression holds for seconds; removed at the faster rate, the edit narrowed
 # the mouth just where speech widened it
 MOUTH_SECONDS = 2.0
-MOUTH = slice(48, 68)
 # a weight above 1 reads an expression stronger than its prototype: on real faces that is
 # identity or a mix the prototypes cannot tell apart, and removing it moves the face too far
 MAX_WEIGHT = 1.0

@@ -136,8 +136,15 @@ def load_expression_model(source: str | Path | dict | None = None,
     prior (`neutral_shape`, `speech_spread`: format version 1) uses the shipped one.
     `mouth_seconds`: see ExpressionModel."""
     data = source if isinstance(source, dict) else _read(find_prototypes(source))
+    neutral, spread = _prior(data)
+    return ExpressionModel(neutral, spread, load_prototypes(data), mouth_seconds)
+
+
+def _prior(data: dict) -> tuple[np.ndarray, np.ndarray]:
+    """A prototypes file's expression-free prior, (68,2) neutral shape and speech spread, or the
+    shipped one where the file has none."""
     if "neutral_shape" not in data:
-        data = {**data, **{k: v for k, v in _read(PACKAGED).items() if k in ("neutral_shape", "speech_spread")}}
+        data = {k: v for k, v in _read(PACKAGED).items() if k in ("neutral_shape", "speech_spread")}
     try:
         neutral = np.asarray(data["neutral_shape"], np.float64)
         spread = np.asarray(data["speech_spread"], np.float64)
@@ -145,7 +152,7 @@ def load_expression_model(source: str | Path | dict | None = None,
         raise DataError(f"prototypes: malformed expression prior ({type(e).__name__}: {e})") from None
     if neutral.shape != (68, 2) or spread.shape != (68, 2):
         raise DataError("prototypes: neutral_shape and speech_spread must be 68 x 2")
-    return ExpressionModel(neutral, spread, load_prototypes(data), mouth_seconds)
+    return neutral, spread
 
 
 def _read(path: Path) -> dict:
@@ -225,7 +232,7 @@ class WarpEngine:
         self.prototypes = load_prototypes(data)  # {emotion: (68,2) float64}
         # what reads the expression shown, so that the move is target - shown (None: additive)
         self.expression = load_expression_model(data, MOUTH_SECONDS) if absolute else None
-        neutral = (self.expression or load_expression_model(data)).neutral
+        neutral, _ = _prior(data)
         self._rest_width = float(neutral[54, 0] - neutral[48, 0])  # the expression-free mouth's, IOD
         points = region_points(regions)
         self.regions = regions
